@@ -1,0 +1,162 @@
+"""The typer application, global options and the single error handler.
+
+Command modules (``coverage/cli/cmd_*.py``) decorate functions with
+``@app.command()``; :func:`coverage.cli.run` imports them all. Commands hold
+no analysis logic: they parse options, call library functions and print.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="fcov",
+    help="Health-facility coverage analysis against Chinese five-year-plan access standards.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+@dataclass
+class GlobalOptions:
+    crs: str | None = None
+    quiet: bool = False
+    verbose: bool = False
+    debug: bool = False
+
+
+OPTIONS = GlobalOptions()
+
+
+@app.callback()
+def _global(
+    crs: Annotated[
+        str | None,
+        typer.Option(help="Coordinate system of point inputs: wgs84, gcj02, bd09 or EPSG:NNNN."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print results and errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details (DEBUG).")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks for errors.")] = False,
+) -> None:
+    OPTIONS.crs, OPTIONS.quiet, OPTIONS.verbose, OPTIONS.debug = crs, quiet, verbose, debug
+    _configure_logging(quiet=quiet, verbose=verbose)
+
+
+def _configure_logging(*, quiet: bool, verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger("coverage")
+    root.handlers.clear()
+    handler = RichHandler(console=stderr, show_path=False, show_time=False, markup=False)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+
+
+def point_crs(local: str | None) -> str:
+    """The coordinate system of point inputs: the command's ``--crs``, else the global one, else WGS-84."""
+    return local or OPTIONS.crs or "wgs84"
+
+
+@contextlib.contextmanager
+def progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr, handed to library code as ``progress(done, total)``."""
+    if OPTIONS.quiet or not stderr.is_terminal and not OPTIONS.verbose:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "{task.completed}/{task.total}",
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextlib.contextmanager
+def progress_tasks() -> Iterator[Callable[[str], Callable[[int, int], None]] | None]:
+    """One rich progress display for a multi-stage run; yields ``make(description) -> update(done, total)``."""
+    if OPTIONS.quiet or not stderr.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), "{task.completed}/{task.total}",
+                  TimeElapsedColumn(), console=stderr, transient=True) as bar:
+
+        def make(description: str) -> Callable[[int, int], None]:
+            task = bar.add_task(description, total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return update
+
+        yield make
+
+
+def info(message: str) -> None:
+    """Print a human-oriented status line to stderr (stdout carries results only)."""
+    if not OPTIONS.quiet:
+        stderr.print(message, highlight=False)
+
+
+def fail(message: str, code: int = 2) -> None:
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=code)
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Run the CLI, mapping exceptions to exit codes (2 user error, 1 target not met, 3 bug)."""
+    from coverage.errors import CoverageError, TargetNotMet
+
+    try:
+        # With standalone_mode=False click *returns* the code of a typer.Exit
+        # instead of raising it, so it must be passed on here.
+        returned = app(args=argv, standalone_mode=False)
+    except TargetNotMet as err:
+        stderr.print(f"[bold yellow]target not met:[/] {err}", highlight=False)
+        return 1
+    except CoverageError as err:
+        if OPTIONS.debug:
+            stderr.print_exception()
+        stderr.print(f"[bold red]error:[/] {err}", highlight=False)
+        return 2
+    except typer.Exit as err:
+        return int(err.exit_code)
+    except typer.Abort:
+        stderr.print("aborted")
+        return 130
+    except Exception as err:  # noqa: BLE001 - the one place unexpected errors are caught
+        # Typer vendors its own click; recognise its usage errors by shape.
+        if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
+            err.show(file=sys.stderr)
+            return int(err.exit_code)
+        stderr.print_exception()
+        stderr.print("[bold red]unexpected error[/] (a bug in fcov; please report it with the traceback above)")
+        return 3
+    return returned if isinstance(returned, int) else 0

@@ -1,0 +1,194 @@
+"""``fcov coverage``: population-weighted coverage per district against a standard."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from coverage.cli._app import app, info, point_crs, progress, stdout
+from coverage.cli._common import floats as _floats
+from coverage.cli._common import fmt as _fmt
+from coverage.cli._common import load_network as _load_network
+
+if TYPE_CHECKING:
+    from coverage.metrics import CoverageResult
+
+
+def _print_result(result: CoverageResult, out: Path) -> None:
+    from rich.table import Table
+
+    s = result.summary
+    table = Table(title=f"coverage: {s['standard'] or 'explicit targets'}", show_lines=False)
+    cols = [("区县 district", "district", 0), ("人口 pop", "pop", 0), ("覆盖 covered", "covered", 0),
+            ("覆盖率 %", "covered_pct", 1), ("平均 mean min", "mean_time_min", 1), ("P90 min", "p90_time_min", 1)]
+    for title, _, _ in cols:
+        table.add_column(title, justify="right" if title != "区县 district" else "left")
+    for t in result.targets:
+        table.add_column(f"{t.key}\n{t.label or t.threshold_display}", justify="center")
+    frame = result.table()
+    for _, row in frame.iterrows():
+        cells = [_fmt(row[key], digits) if key != "district" else str(row[key]) for _, key, digits in cols]
+        for t in result.targets:
+            verdict = row.get(f"{t.key}_pass")
+            value = row.get(f"{t.key}_mean") if t.statistic == "mean" else row.get(f"{t.key}_share_pct")
+            unit = ("min" if t.metric == "time" else "km") if t.statistic == "mean" else "%"
+            if verdict is None or (isinstance(verdict, float) and math.isnan(verdict)):
+                cells.append("n/a")
+            else:
+                cells.append(f"{_fmt(verdict)} {_fmt(value)} {unit}")
+        table.add_row(*cells)
+    stdout.print(table)
+    lines = [
+        f"mode: {s['mode']}; distance measured along: {s['distance']}; times: {s['time']}",
+        f"response time = {s['response_time']}",
+        f"population: {s['population_method']} ({s['population_base']}) from {s['population_source']}",
+        f"urban/rural: {s['urban_rule']}; facility types: {s['facility_types']} ({s['facilities_used']} facilities)",
+        f"maximum targets pass when >= {100 * s['target_share']:g}% of the population is within the value",
+    ]
+    for t in result.targets:
+        quote = f" 「{t.quote}」" if t.quote else ""
+        lines.append(f"target {t.key}: {t.label or t.threshold_display} [{t.statistic}] {t.source}{quote}")
+    for t in result.ratio_targets:
+        lines.append(f"ratio {t.key}: {t.label}, population x {t.multiplier:g} ({t.district_class} districts) {t.source}")
+    for t in result.count_targets:
+        lines.append(f"count {t.key}: {t.label} (district column `{t.unit_column}`; 'missing' when absent) {t.source}")
+    for note in s["notes"]:
+        lines.append(f"note: {note}")
+    lines.append(f"gaps: {len(result.gaps)} polygons, {result.gaps['pop'].sum() if len(result.gaps) else 0:,.0f} people")
+    for line in lines:
+        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+    stdout.print(f"outputs: {out}", highlight=False, soft_wrap=True)
+
+
+@app.command("coverage")
+def coverage_command(
+    boundaries: Annotated[Path, typer.Option("--boundaries", help="District polygons (GeoJSON, GeoPackage, Shapefile).")],
+    facilities: Annotated[Path, typer.Option("--facilities", help="Facility points (CSV, XLSX, GeoJSON, GeoPackage).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (coverage.gpkg, coverage.csv, coverage.xlsx).")],
+    network: Annotated[
+        Path | None, typer.Option("--network", help="Road network: .osm, .osm.pbf, .graphml or a saved network.")
+    ] = None,
+    population: Annotated[Path | None, typer.Option("--population", help="Population-count raster (GeoTIFF).")] = None,
+    population_table: Annotated[
+        Path | None, typer.Option("--population-table", help="CSV: district, population (optional urban/rural split).")
+    ] = None,
+    population_base: Annotated[
+        str, typer.Option("--population-base", help="resident (常住) or registered (户籍) population from the table.")
+    ] = "resident",
+    aggregate: Annotated[int, typer.Option("--aggregate", help="Sum N x N raster cells into one demand point.")] = 1,
+    urban_areas: Annotated[
+        Path | None, typer.Option("--urban-areas", help="Polygons of urban areas; points inside are urban.")
+    ] = None,
+    urban_density: Annotated[
+        float | None,
+        typer.Option("--urban-density", help="Label cells urban at >= this many people/km² (default rule 1500)."),
+    ] = None,
+    standard: Annotated[str | None, typer.Option("--standard", help="Standard id (fcov standards list).")] = None,
+    minutes: Annotated[str | None, typer.Option("--minutes", help="Explicit time thresholds, e.g. 11,15.")] = None,
+    km: Annotated[str | None, typer.Option("--km", help="Explicit distance thresholds, e.g. 3.5.")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="Travel mode of the network: drive or walk.")] = "drive",
+    target_share: Annotated[
+        float, typer.Option("--target-share", help="Share of people that must be within a maximum target (0-1].")
+    ] = 1.0,
+    facility_type: Annotated[
+        str | None,
+        typer.Option("--facility-type", help="Facility types that count, e.g. ems,hospital, or 'all' (default: ems for emergency standards, else all)."),
+    ] = None,
+    straight_line: Annotated[
+        bool, typer.Option("--straight-line", help="Measure radius (km) targets as straight-line distance.")
+    ] = False,
+    dispatch_min: Annotated[
+        float | None, typer.Option("--dispatch-min", help="Dispatch minutes added to drive time (ems default 1, an assumption).")
+    ] = None,
+    turnout_min: Annotated[
+        float | None, typer.Option("--turnout-min", help="Turnout minutes added to drive time (ems default 1, an assumption).")
+    ] = None,
+    range_choice: Annotated[
+        str, typer.Option("--range", help="Which end of a ranged target to use (e.g. 8-10 km): low or high.")
+    ] = "high",
+    worst: Annotated[int, typer.Option("--worst", help="How many worst-served places to list.")] = 20,
+    max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Facilities farther from a road are off-network (m).")] = 500.0,
+    demand_max_snap_m: Annotated[
+        float, typer.Option("--demand-max-snap-m", help="Demand points farther from a road than this (m) are unreachable.")
+    ] = 2000.0,
+    grid_spacing_m: Annotated[
+        float, typer.Option("--grid-m", help="Grid spacing for spreading a table without a raster (m).")
+    ] = 250.0,
+    crs: Annotated[
+        str | None, typer.Option("--crs", help="Coordinate system of the facility points (default: global --crs).")
+    ] = None,
+) -> None:
+    """Population-weighted access per district, pass/fail per target, and coverage gaps."""
+    from coverage.errors import CoverageError, PopulationError
+    from coverage.inputs.boundaries import read_boundaries
+    from coverage.inputs.facilities import read_facilities
+    from coverage.metrics import evaluate_coverage, explicit_targets, write_coverage_outputs
+    from coverage.population import population_from_table, population_points
+    from coverage.standards import get_standard
+
+    if mode not in ("drive", "walk"):
+        msg = f"--mode must be drive or walk, got {mode!r}"
+        raise CoverageError(msg)
+    if range_choice not in ("low", "high"):
+        msg = f"--range must be low or high, got {range_choice!r}"
+        raise CoverageError(msg)
+    if population is None and population_table is None:
+        msg = "give the population: --population RASTER and/or --population-table CSV"
+        raise PopulationError(msg)
+    if population is not None and population_table is None and population_base != "resident":
+        msg = (
+            "a population raster estimates residents (常住); for registered (户籍) population give "
+            "--population-table with a registered column (the raster then only spreads it)"
+        )
+        raise PopulationError(msg)
+    std = get_standard(standard) if standard else None
+    targets = explicit_targets(minutes=_floats(minutes, "--minutes"), km=_floats(km, "--km"))
+    if std is None and not targets:
+        msg = "give --standard ID or explicit --minutes / --km thresholds"
+        raise CoverageError(msg)
+    types = [t.strip() for t in facility_type.split(",") if t.strip()] if facility_type else None
+
+    bnd = read_boundaries(boundaries)
+    fac = read_facilities(facilities, coord_system=point_crs(crs), within=bnd)
+    urban = None
+    if urban_areas is not None:
+        import geopandas as gpd
+
+        try:
+            urban = gpd.read_file(urban_areas)
+        except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
+            msg = f"cannot read urban areas {urban_areas}: {err}"
+            raise CoverageError(msg) from err
+        if urban.crs is None:
+            msg = f"urban areas {urban_areas} have no CRS; save them with one (e.g. EPSG:4326)"
+            raise CoverageError(msg)
+    urban_rule = "density" if urban_density is not None else None
+    density = urban_density if urban_density is not None else 1500.0
+    net = _load_network(network, mode=mode) if network is not None else None
+    with progress("population") as update:
+        if population_table is not None:
+            demand = population_from_table(
+                population_table, bnd, base=population_base, raster_path=population, network=net,
+                grid_spacing_m=grid_spacing_m, aggregate=aggregate, urban_rule=urban_rule, urban_areas=urban,
+                density_threshold_per_km2=density, progress=update,
+            )
+        else:
+            assert population is not None
+            demand = population_points(
+                population, bnd, aggregate=aggregate, urban_rule=urban_rule, urban_areas=urban,
+                density_threshold_per_km2=density, progress=update,
+            )
+    info(f"population: {demand.attrs['population']['method']}, {demand['pop'].sum():,.0f} people, {len(demand)} points")
+    with progress("coverage") as update:
+        result = evaluate_coverage(
+            bnd, fac, demand, network=net, standard=std, targets=targets, facility_types=types,
+            straight_line=straight_line, dispatch_min=dispatch_min, turnout_min=turnout_min,
+            target_share=target_share, range_choice=range_choice, worst_n=worst, max_snap_m=max_snap_m,
+            demand_max_snap_m=demand_max_snap_m,
+            progress=update,
+        )
+    write_coverage_outputs(result, out)
+    _print_result(result, out)

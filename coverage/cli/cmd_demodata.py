@@ -1,0 +1,28 @@
+"""``fcov demo-data``: regenerate the embedded synthetic demo county (a maintenance command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from coverage.cli._app import app, info, stdout
+
+_DEFAULT_SEED = 20240601  # keep equal to coverage.demodata.DEFAULT_SEED (checked by a test)
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into (the repository's data/ folder).")],
+    seed: Annotated[int, typer.Option(help="Seed of the generator; the default reproduces the committed files.")] = (
+        _DEFAULT_SEED
+    ),
+) -> None:
+    """Regenerate the synthetic demo county (示例县, all data invented) under OUT."""
+    from coverage.demodata import generate_demo_data
+
+    paths = generate_demo_data(out, seed=seed)
+    info(f"synthetic demo county written under {out} (seed {seed})")
+    for key, path in paths.items():
+        stdout.print(f"{key}\t{path}", highlight=False, soft_wrap=True)

@@ -1,0 +1,68 @@
+"""``fcov isochrones``: travel-time and network-distance isochrone polygons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from coverage.cli._app import app, info, point_crs, progress, stdout
+
+
+def _numbers(text: str | None, option: str) -> list[float]:
+    from coverage.errors import InputFileError
+
+    if not text:
+        return []
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputFileError(f"{option} takes comma-separated numbers like 11,15; got {text!r}") from None
+    if any(not v > 0 for v in values):
+        raise InputFileError(f"{option} values must be positive; got {text!r}")
+    return values
+
+
+@app.command("isochrones")
+def isochrones_cmd(
+    network: Annotated[Path, typer.Option("--network", help="Road network: .osm, .osm.pbf, .graphml or a saved network.")],
+    facilities: Annotated[Path, typer.Option("--facilities", help="Facility points (CSV, XLSX, GeoJSON, ...).")],
+    out: Annotated[Path, typer.Option("--out", help="Output .gpkg or .geojson (EPSG:4326).")],
+    minutes: Annotated[str | None, typer.Option("--minutes", help="Travel-time thresholds in minutes, e.g. 11,15.")] = None,
+    km: Annotated[str | None, typer.Option("--km", help="Network-distance thresholds in km, e.g. 3.5.")] = None,
+    buffer_m: Annotated[
+        float | None, typer.Option("--buffer-m", help="Half-width around reached streets, metres (default 100 drive, 40 walk).")
+    ] = None,
+    max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Facilities farther from a road (m) are off-network.")] = 500.0,
+    mode: Annotated[str, typer.Option("--mode", help="Network mode when reading OSM: drive or walk.")] = "drive",
+    crs: Annotated[str | None, typer.Option("--crs", help="System of the points: wgs84, gcj02, bd09 or EPSG:NNNN.")] = None,
+) -> None:
+    """Isochrones per facility and dissolved over all facilities (facility_id ALL)."""
+    from coverage._io import temp_output_path
+    from coverage.errors import InputFileError
+    from coverage.inputs.facilities import read_facilities
+    from coverage.isochrones import isochrones
+    from coverage.networks import load_network
+    from coverage.traveltime import TravelEngine
+
+    mins, kms = _numbers(minutes, "--minutes"), _numbers(km, "--km")
+    if not mins and not kms:
+        raise InputFileError("give --minutes and/or --km thresholds, e.g. --minutes 11,15")
+    suffix = out.suffix.lower()
+    if suffix not in (".gpkg", ".geojson"):
+        raise InputFileError(f"--out must end in .gpkg or .geojson, got {out.name!r}")
+    net = load_network(network, mode=mode)
+    eng_t = TravelEngine(net, metric="time", max_snap_m=max_snap_m) if mins else None
+    eng_d = TravelEngine(net, metric="distance", max_snap_m=max_snap_m) if kms else None
+    snapper = eng_t or eng_d
+    assert snapper is not None
+    snapped = snapper.snap(read_facilities(facilities, coord_system=point_crs(crs)))
+    with progress("isochrones") as update:
+        frame = isochrones(eng_t, eng_d, snapped, minutes=mins, km=kms, buffer_m=buffer_m, progress=update)
+    with temp_output_path(out) as tmp:
+        frame.to_file(tmp, driver="GPKG" if suffix == ".gpkg" else "GeoJSON", **({"layer": "isochrones"} if suffix == ".gpkg" else {}))
+    if snapped.off_network_ids:
+        info(f"{len(snapped.off_network_ids)} facilities off the network: {', '.join(snapped.off_network_ids[:20])}")
+    info(f"{len(frame)} isochrone polygons for {snapped.n_points} facilities")
+    stdout.print(str(out), highlight=False, soft_wrap=True)

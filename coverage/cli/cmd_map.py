@@ -1,0 +1,86 @@
+"""``fcov map``: the coverage-gap HTML map (and optionally the static PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from coverage.cli._app import app, info
+
+
+
+@app.command("map")
+def map_command(
+    out: Annotated[Path, typer.Option("--out", help="Output HTML file.")],
+    coverage_dir: Annotated[
+        Path | None,
+        typer.Option("--coverage", help="Directory written by `fcov coverage` (reads its coverage.gpkg)."),
+    ] = None,
+    districts: Annotated[Path | None, typer.Option(help="Districts with coverage metrics (GPKG/GeoJSON).")] = None,
+    facilities: Annotated[Path | None, typer.Option(help="Facilities (points).")] = None,
+    isochrones: Annotated[Path | None, typer.Option(help="Isochrone polygons.")] = None,
+    gaps: Annotated[Path | None, typer.Option(help="Coverage-gap polygons.")] = None,
+    proposed: Annotated[Path | None, typer.Option(help="Proposed stations (points).")] = None,
+    suggested: Annotated[Path | None, typer.Option(help="Suggested stations from siting (points).")] = None,
+    population: Annotated[Path | None, typer.Option(help="Population raster (GeoTIFF) shown as an overlay.")] = None,
+    lang: Annotated[str, typer.Option(help="Label language: zh or en.")] = "zh",
+    tiles: Annotated[
+        str, typer.Option(help="Basemap: osm, amap, tencent (GCJ-02), none, or a {z}/{x}/{y} tile URL.")
+    ] = "osm",
+    attribution: Annotated[str | None, typer.Option(help="Attribution for custom --tiles.")] = None,
+    tiles_crs: Annotated[
+        str | None, typer.Option("--tiles-crs", help="Coordinate system of the tiles: wgs84 or gcj02.")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Map title.")] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Inline Leaflet and plugins: one self-contained HTML file.")
+    ] = False,
+    png: Annotated[Path | None, typer.Option(help="Also write a static PNG map here.")] = None,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="Mark the maps as synthetic (demo) data.")] = False,
+) -> None:
+    """Draw districts (percent covered, pass/fail), isochrones, gaps and facilities on a web map."""
+    from dataclasses import replace
+
+    from coverage.errors import InputFileError
+    from coverage.maps import MapLayers, build_map, layers_from_coverage_dir, read_layer, save_map, save_png
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        msg = f"--out {out} must end in .html"
+        raise InputFileError(msg)
+    if png is not None and png.suffix.lower() != ".png":
+        msg = f"--png {png} must end in .png"
+        raise InputFileError(msg)
+    files = {
+        "districts": districts,
+        "facilities": facilities,
+        "isochrones": isochrones,
+        "gaps": gaps,
+        "proposed": proposed,
+        "suggested": suggested,
+    }
+    if coverage_dir is not None:
+        layers = layers_from_coverage_dir(coverage_dir)
+    elif districts is None and facilities is None:
+        msg = "give --coverage DIR, or at least --districts FILE and --facilities FILE"
+        raise InputFileError(msg)
+    else:
+        layers = MapLayers()
+    # Files named on the command line add to (or replace) the layers of --coverage.
+    updates: dict[str, object] = {}
+    sources = dict(layers.sources)
+    for name, path in files.items():
+        if path is not None:
+            updates[name] = read_layer(path, name)
+            sources[name] = str(path)
+    layers = replace(layers, **updates, population_raster=population, synthetic=synthetic, sources=sources)  # type: ignore[arg-type]
+
+    fmap = build_map(layers, lang=lang, tiles=tiles, attribution=attribution, tiles_crs=tiles_crs, title=title)
+    written = save_map(fmap, out, offline=offline)
+    info(f"map written to {written}")
+    typer.echo(str(written))
+    if png is not None:
+        png_path = save_png(layers, png, lang=lang, title=title)
+        info(f"static map written to {png_path}")
+        typer.echo(str(png_path))

@@ -1,0 +1,1 @@
+"""Readers for boundaries and facility points, and Chinese coordinate systems."""

@@ -1,0 +1,578 @@
+"""The whole job for one city: inputs -> network -> coverage -> stations -> siting -> maps -> report.
+
+``run_city(config, out_dir)`` is what ``fcov report`` and ``fcov demo`` call.
+Each stage writes its files into its own folder under ``out_dir`` with a
+``stamp.json`` holding a key made of the input files' hashes, the stage's
+settings and the package version. A re-run with unchanged inputs finds the
+stamp, skips the stage and reuses its files (make-style); road networks are
+cached separately by :func:`coverage.networks.load_network`. The report is
+always rebuilt from the stage files, so a skipped stage and a fresh one give
+the same report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coverage import SYNTHETIC_LABEL, __version__
+from coverage._io import cache_key, file_sha256, write_text_atomic
+from coverage.config import CityConfig, CoverageRun, SitingRun, StationCheck
+from coverage.errors import CoverageError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+    from coverage.networks.model import RoadNetwork
+    from coverage.reports import Section
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+STAMP = "stamp.json"
+
+
+@dataclass
+class CityRun:
+    """What a run produced: output folders by stage, and whether each was reused."""
+
+    config: CityConfig
+    out_dir: Path
+    stages: dict[str, Path] = field(default_factory=dict)
+    reused: dict[str, bool] = field(default_factory=dict)
+    report_files: dict[str, Path] = field(default_factory=dict)
+    map_files: list[Path] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _Inputs:
+    """Inputs loaded lazily: a fully cached re-run never reads the network."""
+
+    def __init__(self, config: CityConfig, out_dir: Path, progress: Callable[[str], Progress] | None) -> None:
+        self.config = config
+        self.out_dir = out_dir
+        self._progress = progress
+        self._boundaries: gpd.GeoDataFrame | None = None
+        self._facilities: gpd.GeoDataFrame | None = None
+        self._networks: dict[str, RoadNetwork] = {}
+        self._demand: gpd.GeoDataFrame | None = None
+        self.input_hashes = {str(p): file_sha256(p) for p in config.input_files()}
+
+    def progress(self, what: str) -> Progress | None:
+        return self._progress(what) if self._progress else None
+
+    @property
+    def boundaries(self) -> gpd.GeoDataFrame:
+        if self._boundaries is None:
+            from coverage.inputs.boundaries import read_boundaries
+
+            self._boundaries = read_boundaries(self.config.boundaries, name_col=self.config.district_column)
+            logger.info("boundaries: %d districts from %s", len(self._boundaries), self.config.boundaries)
+        return self._boundaries
+
+    @property
+    def facilities(self) -> gpd.GeoDataFrame:
+        if self._facilities is None:
+            import pandas as pd
+
+            from coverage.inputs.facilities import read_facilities
+
+            frames = []
+            for source in self.config.facilities:
+                frame = read_facilities(
+                    source.path,
+                    coord_system=source.crs,
+                    encoding=source.encoding,
+                    lon_col=source.lon_col,
+                    lat_col=source.lat_col,
+                    name_col=source.name_col,
+                    id_col=source.id_col,
+                    type_col=source.type_col,
+                    within=self.boundaries,
+                )
+                if source.type:
+                    frame["facility_type"] = source.type
+                logger.info("facilities: %d from %s (declared %s)", len(frame), source.path.name, source.crs)
+                frames.append(frame)
+            combined = pd.concat(frames, ignore_index=True)
+            if combined["facility_id"].duplicated().any():
+                # Ids are only unique within one file; prefix them with the file's position.
+                combined["facility_id"] = [
+                    f"{i}-{fid}" for i, frame in enumerate(frames) for fid in frame["facility_id"]
+                ]
+            self._facilities = combined.set_crs(frames[0].crs, allow_override=True)
+        return self._facilities
+
+    def network(self, mode: str) -> RoadNetwork:
+        if mode not in self._networks:
+            from coverage.networks import io as netio
+
+            source = self.config.network
+            if source.osm is not None:
+                net = netio.load_network(
+                    source.osm, mode=mode, speeds=source.speeds, ambulance=source.ambulance and mode == "drive",
+                    progress=self.progress(f"road network ({mode})"),
+                )
+            elif source.place is not None:
+                net = netio.network_from_place(source.place, mode=mode, speeds=source.speeds,
+                                               ambulance=source.ambulance and mode == "drive")
+            else:
+                kwargs: dict[str, Any] = {}
+                if source.boundary_margin_m is not None:
+                    kwargs["margin_m"] = source.boundary_margin_m
+                net = netio.network_from_boundary(self.boundaries, mode=mode, speeds=source.speeds,
+                                                  ambulance=source.ambulance and mode == "drive", **kwargs)
+            logger.info("network (%s): %d nodes, %d edges, %s", mode, net.n_nodes, net.n_edges, net.crs)
+            self._networks[mode] = net
+        return self._networks[mode]
+
+    @property
+    def demand(self) -> gpd.GeoDataFrame:
+        if self._demand is None:
+            from coverage import population
+
+            config = self.config
+            if config.population_table is not None:
+                self._demand = population.population_from_table(
+                    config.population_table, self.boundaries, base=config.population_base,
+                    raster_path=config.population_raster, aggregate=config.population_aggregate,
+                    progress=self.progress("population"),
+                )
+            elif config.population_raster is not None:
+                self._demand = population.population_points(
+                    config.population_raster, self.boundaries, aggregate=config.population_aggregate,
+                    progress=self.progress("population"),
+                )
+            else:
+                msg = f"{config.path}: [inputs] needs population_raster or population_table"
+                raise CoverageError(msg)
+            logger.info("demand: %d points, %.0f people", len(self._demand), float(self._demand["pop"].sum()))
+        return self._demand
+
+
+def _code_fingerprint() -> str:
+    """Hash of the package's source, so a stage computed by older code is never reused."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stage_key(inputs: _Inputs, name: str, settings: object) -> str:
+    return cache_key(name, sorted(inputs.input_hashes.items()), settings, __version__, _code_fingerprint())
+
+
+def _fresh(folder: Path, key: str, expected: list[str]) -> bool:
+    stamp = folder / STAMP
+    if not stamp.is_file():
+        return False
+    try:
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return recorded.get("key") == key and all((folder / name).is_file() for name in expected)
+
+
+def _write_stamp(folder: Path, key: str, settings: object) -> None:
+    write_text_atomic(
+        folder / STAMP,
+        json.dumps({"key": key, "settings": settings, "version": __version__}, ensure_ascii=False, indent=2, default=str),
+    )
+
+
+def _facility_subset(facilities: gpd.GeoDataFrame, types: tuple[str, ...]) -> gpd.GeoDataFrame:
+    if not types or "all" in types:
+        return facilities
+    subset = facilities[facilities["facility_type"].isin(types)]
+    if subset.empty:
+        found = ", ".join(sorted(facilities["facility_type"].unique()))
+        msg = f"no facility of type {', '.join(types)} in the inputs (types found: {found})"
+        raise CoverageError(msg)
+    return subset
+
+
+def _has_access_targets(standard_id: str) -> bool:
+    from coverage.standards import get_standard
+
+    return bool(get_standard(standard_id).coverage_targets())
+
+
+def _coverage_mode(run: CoverageRun) -> str:
+    if run.mode:
+        return run.mode
+    from coverage.standards import get_standard
+
+    modes = {t.mode for t in get_standard(run.standard).coverage_targets()} - {"not_stated"}
+    return modes.pop() if len(modes) == 1 else "drive"
+
+
+def run_coverage_stage(inputs: _Inputs, run: CoverageRun, folder: Path) -> bool:
+    """Coverage for one standard into ``folder``; returns True when reused from a previous run."""
+    settings = asdict(run)
+    key = _stage_key(inputs, "coverage", settings)
+    if _fresh(folder, key, ["coverage.gpkg", "coverage.csv", "summary.json"]):
+        logger.info("coverage %s: inputs unchanged, reusing %s", run.standard, folder)
+        return True
+    from coverage.isochrones import isochrones
+    from coverage.metrics import evaluate_coverage, write_coverage_outputs
+    from coverage.standards import get_standard
+    from coverage.traveltime import TravelEngine
+
+    mode = _coverage_mode(run)
+    network = inputs.network(mode)
+    facilities = _facility_subset(inputs.facilities, run.facility_types)
+    kwargs: dict[str, Any] = {}
+    for name in ("dispatch_min", "turnout_min", "target_share"):
+        if getattr(run, name) is not None:
+            kwargs[name] = getattr(run, name)
+    result = evaluate_coverage(
+        inputs.boundaries, facilities, inputs.demand, network=network, standard=get_standard(run.standard),
+        facility_types=["all"], straight_line=run.straight_line,
+        progress=inputs.progress(f"coverage {run.standard}"), **kwargs,
+    )
+    if run.isochrones_minutes or run.isochrones_km:
+        time_engine = TravelEngine(network, metric="time") if run.isochrones_minutes else None
+        dist_engine = TravelEngine(network, metric="distance") if run.isochrones_km else None
+        engine = time_engine or dist_engine
+        assert engine is not None
+        snapped = engine.snap(facilities, id_column="facility_id")
+        result.isochrones = isochrones(
+            time_engine, dist_engine, snapped, minutes=run.isochrones_minutes, km=run.isochrones_km,
+            progress=inputs.progress(f"isochrones {run.standard}"),
+        )
+    result.summary["facility_types"] = list(run.facility_types) or ["all"]
+    result.summary["mode"] = mode
+    write_coverage_outputs(result, folder)
+    _write_stamp(folder, key, settings)
+    return False
+
+
+_KEY_COLUMNS = ("district", "passes", "pop", "covered", "covered_pct", "unreached_pop", "mean_time_min", "p90_time_min")
+_KEY_SUFFIXES = ("_pass", "_pass_mean", "_share_pct", "_mean", "_ratio", "_required")
+
+
+def _key_columns(table: pd.DataFrame, *, access: bool) -> pd.DataFrame:
+    """The columns a planner reads first; the full table is in coverage.csv/.xlsx.
+
+    A standard without travel targets (only ratios) shows no access columns:
+    its "covered" would be trivially everyone.
+    """
+    columns = _KEY_COLUMNS if access else ("district", "passes", "pop")
+    suffixes = _KEY_SUFFIXES if access else ("_pass", "_ratio", "_required")
+    keep = [c for c in table.columns if _english(c) in columns or _english(c).endswith(suffixes)]
+    return table[keep]
+
+
+def _coverage_section(run: CoverageRun, folder: Path, maps: list[tuple[str, str]], png: str | None) -> Section:
+    import pandas as pd
+
+    from coverage.reports import Section, Table
+    from coverage.standards import get_standard
+
+    standard = get_standard(run.standard)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    table = pd.read_csv(folder / "coverage.csv", encoding="utf-8-sig")
+    section = Section(title=f"{standard.title_zh} {standard.title_en} ({standard.id})")
+    section.paragraphs.append(standard.summary)
+    for target in summary.get("targets", []):
+        if isinstance(target, dict):
+            section.paragraphs.append(
+                f"目标 target: {target.get('label', target.get('key'))} — {target.get('source', '')} 「{target.get('quote', '')}」"
+            )
+    for key, label in (("mode", "出行方式 mode"), ("distance_measure", "距离 distance"), ("response_time", "响应时间 response time"),
+                       ("population", "人口 population"), ("urban_rule", "城乡划分 urban/rural")):
+        if key in summary:
+            section.paragraphs.append(f"{label}: {summary[key]}")
+    section.paragraphs.append(f"设施类型 facility types: {', '.join(summary.get('facility_types', []))}")
+    section.tables.append(Table(f"{standard.id}: 分区覆盖 coverage per district", _key_columns(table, access=_has_access_targets(run.standard)),
+                                sheet_name=f"{run.standard}"[:28]))
+    try:
+        import pyogrio
+
+        gaps = pyogrio.read_dataframe(folder / "coverage.gpkg", layer="gaps", read_geometry=False)
+    except Exception:  # noqa: BLE001 - a missing gap layer only shortens the report
+        gaps = None
+    if gaps is not None and len(gaps):
+        ranked = gaps.sort_values("pop", ascending=False).head(15)
+        keep = [c for c in ("gap_id", "district", "pop", "area_km2", "mean_time_min", "min_time_min") if c in ranked]
+        ranked = ranked[keep].rename(columns={
+            "gap_id": "缺口 gap", "district": "区县 district", "pop": "未覆盖人口 uncovered population",
+            "area_km2": "面积 area_km2", "mean_time_min": "平均时间 mean_time_min", "min_time_min": "最短时间 min_time_min",
+        })
+        section.tables.append(Table("覆盖缺口（按未覆盖人口排序）Coverage gaps ranked by uncovered population", ranked,
+                                    sheet_name=f"gaps {run.standard}"[:28]))
+    verdicts = [str(c) for c in table.columns if str(c).endswith(" passes") or str(c) == "passes"]
+    if verdicts:
+        values = table[verdicts[0]].astype(str)
+        section.status = "fail" if (values == "no").any() else "pass" if (values == "yes").any() else None
+    section.citations = [f"{c.file}:{c.line} 「{c.quote}」" for c in standard.all_citations()]
+    section.links = [(path, label) for path, label in maps] + [(f"{folder.name}/coverage.xlsx", "coverage.xlsx")]
+    if png:
+        section.images.append((png, f"{standard.id} map"))
+    return section
+
+
+def run_check_stage(inputs: _Inputs, check: StationCheck, folder: Path) -> bool:
+    """Check the proposed stations into ``folder``; True when reused from a previous run."""
+    settings = asdict(check)
+    key = _stage_key(inputs, "check_stations", settings)
+    if _fresh(folder, key, ["check_stations.csv", "check_stations.xlsx", "check_stations.gpkg"]):
+        logger.info("check of proposed stations: inputs unchanged, reusing %s", folder)
+        return True
+    from coverage.inputs.facilities import read_facilities
+    from coverage.standards import get_standard
+    from coverage.stations import check_stations, write_check_outputs
+
+    proposed = read_facilities(check.proposed, coord_system=check.proposed_crs, within=inputs.boundaries)
+    existing = _facility_subset(inputs.facilities, check.existing_types)
+    result = check_stations(
+        inputs.boundaries, existing, proposed, inputs.demand, network=inputs.network("drive"),
+        standard=get_standard(check.standard), facility_types=None,
+        dispatch_min=check.dispatch_min, turnout_min=check.turnout_min,
+        progress=inputs.progress("check of proposed stations"),
+    )
+    write_check_outputs(result, folder)
+    _write_stamp(folder, key, settings)
+    return False
+
+
+def run_siting_stage(inputs: _Inputs, run: SitingRun, folder: Path) -> bool:
+    """One siting model into ``folder`` (suggested_sites.gpkg/.csv, siting.json); True when reused."""
+    settings = asdict(run)
+    key = _stage_key(inputs, "siting", settings)
+    if _fresh(folder, key, ["suggested_sites.gpkg", "suggested_sites.csv", "siting.json"]):
+        logger.info("siting %s: inputs unchanged, reusing %s", run.model, folder)
+        return True
+    from coverage.inputs.facilities import read_facilities
+    from coverage.siting.run import site_stations, write_sites
+    from coverage.standards import get_standard
+
+    targets = []
+    if run.standard is None:
+        from coverage.metrics import explicit_targets
+
+        targets = explicit_targets(minutes=[run.minutes] if run.minutes else [], km=[run.km] if run.km else [])
+    candidates = None if run.candidates == "network" else read_facilities(run.candidates, coord_system=inputs.config.point_crs)
+    result = site_stations(
+        inputs.boundaries, inputs.demand, network=inputs.network("drive"), model=run.model, p=run.p,
+        standard=get_standard(run.standard) if run.standard else None, targets=targets,
+        existing=_facility_subset(inputs.facilities, run.existing_types), candidates=candidates,
+        generate_candidates=run.candidates == "network", candidate_spacing_m=run.candidate_spacing_m,
+        busy_fraction=run.busy_fraction, time_limit_s=run.time_limit_s, drop_uncoverable=True,
+        progress=inputs.progress(f"siting {run.model}"),
+    )
+    write_sites(result, folder / "suggested_sites.gpkg")
+    write_sites(result, folder / "suggested_sites.csv")
+    solved = result.result
+    write_text_atomic(folder / "siting.json", json.dumps({
+        "model": run.model, "standard": run.standard, "p": run.p, "objective": solved.objective,
+        "status": solved.status, "mip_gap": solved.mip_gap, "bound": solved.bound, "runtime_s": solved.runtime_s,
+        "n_candidates": result.n_candidates, "n_existing": result.n_existing, **_jsonable(result.summary),
+    }, ensure_ascii=False, indent=2, default=str))
+    _write_stamp(folder, key, settings)
+    return False
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(values, ensure_ascii=False, default=str))
+
+
+_CHECK_KEYS = ("district", "pop")
+_CHECK_PREFIXES = ("covered_pct_", "unreached_pop_", "mean_time_min_", "p90_time_min_", "pass_")
+_STATION_KEYS = ("facility_id", "name", "own_covered", "overlap_share", "covered_gain", "person_min_saved",
+                 "mean_min_saved", "unique_covered_gain", "redundant", "redundant_reason")
+
+
+def _english(header: object) -> str:
+    return str(header).rsplit(" ", 1)[-1]
+
+
+def _before_after_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """District, population and the before/after headline metrics; the rest is in the XLSX."""
+    keep = [c for c in table.columns if _english(c) in _CHECK_KEYS or _english(c).startswith(_CHECK_PREFIXES)]
+    return table[keep]
+
+
+def _check_section(check: StationCheck, folder: Path) -> Section:
+    import pandas as pd
+
+    from coverage.reports import Section, Table
+
+    districts = pd.read_excel(folder / "check_stations.xlsx", sheet_name="districts")
+    stations = pd.read_excel(folder / "check_stations.xlsx", sheet_name="proposed_stations")
+    section = Section(title=f"拟建120急救站核查 Check of proposed 120 stations ({check.standard})")
+    section.paragraphs.append(
+        f"proposed stations 拟建站点: {check.proposed.name} ({len(stations)} sites, declared {check.proposed_crs}); "
+        f"existing stations 现有站点: facility types {', '.join(check.existing_types)}."
+    )
+    section.paragraphs.append(
+        "Before = existing stations only; after = existing + every proposed station. A station is redundant when it "
+        "covers nobody new (alone or within the proposal) or when 90% or more of the people it covers are already covered."
+    )
+    section.tables.append(Table("分区核查 before / after per district", _before_after_columns(districts),
+                                sheet_name="check districts"))
+    section.tables.append(Table("每个拟建站点的增益 gain of each proposed station",
+                                stations[[c for c in stations.columns if _english(c) in _STATION_KEYS]],
+                                sheet_name="check stations"))
+    verdict = [c for c in districts.columns if str(c).endswith("pass_after")]
+    if verdict:
+        values = districts[verdict[0]].astype(str)
+        section.status = "fail" if (values == "no").any() else "pass" if (values == "yes").any() else None
+    section.links.append((f"{folder.name}/check_stations.xlsx", "check_stations.xlsx"))
+    return section
+
+
+def _siting_section(run: SitingRun, folder: Path) -> Section:
+    import pandas as pd
+
+    from coverage.reports import Section, Table
+
+    info = json.loads((folder / "siting.json").read_text(encoding="utf-8"))
+    sites = pd.read_csv(folder / "suggested_sites.csv", encoding="utf-8-sig")
+    target = run.standard or f"{run.minutes or ''} min {run.km or ''} km".strip()
+    section = Section(title=f"建议站点 Suggested sites: {run.model.upper()} ({target})")
+    gap = info.get("mip_gap")
+    section.paragraphs.append(
+        f"model {run.model}, p = {run.p if run.p is not None else 'n/a'}, {info.get('n_candidates')} candidate sites, "
+        f"{info.get('n_existing')} existing stations kept open; objective {info.get('objective')}, status {info.get('status')}, "
+        f"optimality gap {gap if gap is not None else 'n/a'}, solved in {float(info.get('runtime_s') or 0):.2f} s (HiGHS)."
+    )
+    keep = [c for c in sites.columns if c not in ("geometry",)]
+    section.tables.append(Table(f"{run.model}: 建议站点（按重要性排序）sites in order of importance", sites[keep],
+                                sheet_name=f"sites {run.model}"))
+    check_csv = folder / "suggested_sites_check.csv"
+    if check_csv.is_file():
+        section.tables.append(Table(f"{run.model}: 建议后核查 before / after with the suggested sites",
+                                    _before_after_columns(pd.read_csv(check_csv, encoding="utf-8-sig")),
+                                    sheet_name=f"sites check {run.model}"))
+    section.links.append((f"{folder.name}/suggested_sites.gpkg", "suggested_sites.gpkg"))
+    return section
+
+
+def _read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
+    return gpd.read_file(path, layer=layer)
+
+
+def _make_maps(inputs: _Inputs, folder: Path, map_dir: Path, stem: str, extra: dict[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
+    from coverage.maps import build_map, layers_from_coverage_dir, save_map, save_png
+
+    config = inputs.config
+    import dataclasses
+
+    layers = dataclasses.replace(
+        layers_from_coverage_dir(folder),
+        synthetic=config.synthetic,
+        population_raster=config.population_raster,
+        **extra,
+    )
+    title = f"{config.title} — {stem}"
+    links: list[tuple[str, str]] = []
+    written: list[Path] = []
+    if config.outputs.map:
+        m = build_map(layers, lang=config.outputs.lang, tiles=config.outputs.tiles, title=title)
+        written.append(save_map(m, map_dir / f"{stem}.html"))
+        links.append((f"{map_dir.name}/{stem}.html", f"交互地图 interactive map ({stem})"))
+    if config.outputs.offline_map:
+        m = build_map(layers, lang=config.outputs.lang, tiles="none", title=title)
+        written.append(save_map(m, map_dir / f"{stem}_offline.html", offline=True))
+        links.append((f"{map_dir.name}/{stem}_offline.html", f"离线地图 offline map ({stem})"))
+    png = None
+    if config.outputs.png:
+        try:
+            written.append(save_png(layers, map_dir / f"{stem}.png", lang=config.outputs.lang, title=title))
+            png = f"{map_dir.name}/{stem}.png"
+        except CoverageError as err:
+            # A missing CJK font must not cost the planner the rest of the report.
+            logger.warning("static PNG map skipped: %s", err)
+    return links, png
+
+
+def _method(inputs: _Inputs, reused: dict[str, bool]) -> list[tuple[str, str]]:
+    config = inputs.config
+    items = [
+        ("数据 Data", "; ".join(f"{Path(p).name} (sha256 {h[:12]})" for p, h in inputs.input_hashes.items())),
+        ("坐标 Coordinates", f"point inputs declared as {config.point_crs}; converted to WGS-84 (EPSG:4326) before any "
+                            "analysis (GCJ-02 inverse by iteration, < 1 mm). Distances in the UTM zone of the network."),
+        ("路网 Network", str(config.network.osm or config.network.place or f"boundaries + {config.network.boundary_margin_m} m")),
+        ("人口 Population", f"{config.population_raster or config.population_table} ({config.population_base} population)"),
+        ("重用 Reused stages", ", ".join(k for k, v in reused.items() if v) or "none (all computed in this run)"),
+    ]
+    for mode, net in inputs._networks.items():
+        meta = net.meta
+        items.append((f"路网 {mode}", f"{net.n_nodes} nodes, {net.n_edges} edges, CRS {net.crs}; "
+                                      f"source {meta.get('source', '?')}; nodes dropped outside the largest component: "
+                                      f"{meta.get('n_dropped_nodes', '?')}"))
+        if "speed_summary" in meta:
+            items.append((f"速度模型 Speed model ({mode})", str(meta["speed_summary"])))
+    items.append(("软件 Software", f"facility-coverage {__version__}"))
+    return items
+
+
+def run_city(
+    config: CityConfig,
+    out_dir: str | Path,
+    *,
+    progress: Callable[[str], Progress] | None = None,
+) -> CityRun:
+    """Run every stage of ``config`` into ``out_dir`` and write the report there."""
+    from coverage.reports import Report, write_report
+
+    started = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = _Inputs(config, out, progress)
+    result = CityRun(config=config, out_dir=out)
+    sections: list[Section] = []
+    map_dir = out / "maps"
+    for run in config.coverage:
+        folder = out / f"coverage_{run.standard}"
+        result.stages[f"coverage {run.standard}"] = folder
+        result.reused[f"coverage {run.standard}"] = run_coverage_stage(inputs, run, folder)
+    station_layers: dict[str, gpd.GeoDataFrame] = {}
+    check = config.check_stations
+    if check is not None:
+        folder = out / "check_stations"
+        result.stages["check of proposed stations"] = folder
+        result.reused["check of proposed stations"] = run_check_stage(inputs, check, folder)
+        station_layers["proposed"] = _read_layer(folder / "check_stations.gpkg", "proposed")
+    for number, run in enumerate(config.siting, start=1):
+        folder = out / f"siting_{number}_{run.model}"
+        result.stages[f"siting {number} {run.model}"] = folder
+        result.reused[f"siting {number} {run.model}"] = run_siting_stage(inputs, run, folder)
+        if number == 1:
+            station_layers["suggested"] = _read_layer(folder / "suggested_sites.gpkg", "sites")
+    for run in config.coverage:
+        folder = result.stages[f"coverage {run.standard}"]
+        links: list[tuple[str, str]] = []
+        png = None
+        if _has_access_targets(run.standard):  # a ratio-only standard has nothing to draw
+            # proposed and suggested stations belong on the map of the standard they were checked against
+            extra = station_layers if check is not None and run.standard == check.standard else {}
+            links, png = _make_maps(inputs, folder, map_dir, run.standard, extra)
+        result.map_files.extend(out / link for link, _ in links)
+        sections.append(_coverage_section(run, folder, links, png))
+    if check is not None:
+        sections.append(_check_section(check, result.stages["check of proposed stations"]))
+    for number, run in enumerate(config.siting, start=1):
+        sections.append(_siting_section(run, result.stages[f"siting {number} {run.model}"]))
+    report = Report(
+        title=f"{config.title} 医疗设施可达性评估 Health-facility access report",
+        subtitle=f"Config {config.path.name}; standards: {', '.join(r.standard for r in config.coverage)}",
+        sections=sections,
+        method=_method(inputs, result.reused),
+        synthetic_note=SYNTHETIC_LABEL if config.synthetic else None,
+    )
+    result.report_files = write_report(report, out)
+    result.seconds = time.perf_counter() - started
+    return result

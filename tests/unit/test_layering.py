@@ -1,0 +1,67 @@
+"""Data flows one way: a module may import only from earlier stages (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "coverage"
+
+# Rank of each top-level module or subpackage of `coverage`; equal ranks may not import each other
+# unless listed as the same unit.
+RANKS = {
+    "errors": 0, "units": 0,
+    "crs": 1, "_io": 1, "standards": 1, "config": 1,
+    "inputs": 2,
+    "networks": 3, "demodata": 3,
+    "traveltime": 4,
+    "isochrones": 5,
+    "population": 6,
+    "metrics": 7,
+    "siting": 8, "stations": 8,
+    "maps": 9, "reports": 9,
+    "pipeline": 10,
+    "cli": 11,
+}
+ALLOWED_SAME_RANK = {("stations", "siting"), ("siting", "stations")}
+
+
+def _unit(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "coverage" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_every_module_has_a_rank() -> None:
+    units = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir() if (p.suffix == ".py" or (p / "__init__.py").exists())}
+    units.discard("__init__")
+    assert units <= set(RANKS), f"give these modules a rank in {__file__}: {sorted(units - set(RANKS))}"
+
+
+def test_imports_only_go_down_the_pipeline() -> None:
+    violations = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        own = rel.parts[0].removesuffix(".py")
+        if own == "__init__":
+            continue
+        for module in _imports(path):
+            other = _unit(module)
+            if other is None or other == own or other not in RANKS:
+                continue
+            if RANKS[other] > RANKS[own] or (RANKS[other] == RANKS[own] and (own, other) not in ALLOWED_SAME_RANK):
+                violations.append(f"{rel} imports {module}")
+    assert not violations, "imports against the data flow:\n" + "\n".join(sorted(set(violations)))

@@ -1,0 +1,109 @@
+"""``fcov site`` on the nine-node line network: every model, readable outputs, --p validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coverage.cli import load_commands
+from coverage.cli._app import run_app
+from coverage.inputs.facilities import read_facilities
+from coverage.siting.candidates import network_candidates, thin_points
+from tests.unit.test_stations import NET, TO_WGS, X0, Y0, _boundaries
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    load_commands()
+    import coverage.cli._common as common
+
+    monkeypatch.setattr(common, "load_network", lambda path, *, mode: NET)
+    _boundaries().to_file(tmp_path / "b.geojson", driver="GeoJSON")
+    lon, lat = TO_WGS.transform([X0 + 1000.0 * k for k in range(9)], [Y0] * 9)
+    pd.DataFrame({"name": ["急救中心"], "type": ["120急救站"], "lon": lon[:1], "lat": lat[:1]}).to_csv(
+        tmp_path / "e.csv", index=False)
+    pd.DataFrame({"id": [f"K{k}" for k in range(9)], "name": [f"候选{k}" for k in range(9)], "lon": lon,
+                  "lat": lat}).to_csv(tmp_path / "c.csv", index=False)
+    pd.DataFrame({"name": [f"村{k}" for k in range(9)], "lon": lon, "lat": lat, "people": [100] * 9}).to_csv(
+        tmp_path / "d.csv", index=False)
+    (tmp_path / "n.osm").write_text("<osm/>")
+    return {k: tmp_path / v for k, v in {"b": "b.geojson", "e": "e.csv", "c": "c.csv", "d": "d.csv", "n": "n.osm"}.items()}
+
+
+def _run(f: dict[str, Path], out: Path, *extra: str) -> int:
+    return run_app(["site", "--boundaries", str(f["b"]), "--network", str(f["n"]), "--existing", str(f["e"]),
+                    "--candidates", str(f["c"]), "--demand", str(f["d"]), "--weight", "people", "--minutes", "3",
+                    "--out", str(out), *extra])
+
+
+@pytest.mark.parametrize(
+    ("model", "extra", "n_sites", "objective"),
+    [
+        ("lscp", [], 3, "3"),  # nodes 2..8 need three 3-node covers
+        ("mclp", ["--p", "1"], 1, "500"),  # 200 covered by the centre + 300
+        ("p-median", ["--p", "1"], 1, None),
+        ("p-center", ["--p", "1"], 1, "300"),  # a site at node 5 or 6 leaves 300 s as the worst
+        ("backup", ["--p", "2"], 2, None),
+        ("mexclp", ["--p", "2", "--busy-fraction", "0.3"], None, None),
+    ],
+)
+def test_each_model_writes_readable_sites(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          model: str, extra: list[str], n_sites: int | None,
+                                          objective: str | None) -> None:
+    out = tmp_path / f"{model}.csv"
+    code = _run(files, out, "--model", model, *extra)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "status: optimal" in captured.out
+    if objective is not None:
+        assert f"objective: {objective};" in captured.out
+    sites = read_facilities(out)
+    if n_sites is not None:
+        assert len(sites) == n_sites
+    assert (sites["facility_type"] == "ems").all()
+    assert sites["name"].iloc[0] == "建议站点 S1"
+    assert sites["rank"].tolist() == list(range(1, len(sites) + 1))
+    # the existing station at node 0 (and its twin candidate K0) is never chosen
+    assert "K0" not in set(sites["candidate_id"])
+    assert out.with_name(f"{model}_check.csv").is_file()
+
+
+def test_gpkg_and_geojson_outputs(files: dict[str, Path], tmp_path: Path) -> None:
+    for suffix in (".gpkg", ".geojson"):
+        out = tmp_path / f"sites{suffix}"
+        assert _run(files, out, "--model", "mclp", "--p", "2") == 0
+        sites = read_facilities(out)
+        assert len(sites) == 2 and sites.crs.to_epsg() == 4326
+        # MCLP p=2 covers nodes 2..7 or 3..8 plus the centre's 0..1: 800 people
+        check = pd.read_csv(tmp_path / "sites_check.csv", encoding="utf-8-sig")
+        assert check.filter(like="covered_after").iloc[0, 0] == pytest.approx(800.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "mclp"], "needs --p"),
+        (["--model", "mclp", "--p", "0"], "--p must be at least 1"),
+        (["--model", "p-median", "--p", "1", "--existing-count-toward-p"], "leaving no new site"),
+        (["--model", "mclp", "--p", "20"], "only 9 usable candidates"),
+        (["--model", "mexclp", "--p", "1"], "--busy-fraction"),
+        (["--model", "tsp", "--p", "1"], "--model must be one of"),
+    ],
+)
+def test_user_errors_exit_2(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            extra: list[str], message: str) -> None:
+    assert _run(files, tmp_path / "s.csv", *extra) == 2
+    assert message in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_network_candidates_are_thinned_to_the_spacing() -> None:
+    import dataclasses
+
+    net = dataclasses.replace(NET, highway=np.full(NET.n_edges, "primary", dtype=object))
+    cand = network_candidates(net, spacing_m=2500.0)
+    xs = sorted(cand.to_crs(NET.crs).geometry.x - X0)
+    assert len(cand) == 3 and all(b - a >= 2500 for a, b in zip(xs, xs[1:], strict=False))
+    assert thin_points([0, 100, 3000, 3050], [0, 0, 0, 0], spacing_m=1000).tolist() == [0, 2]
