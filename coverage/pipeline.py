@@ -465,6 +465,11 @@ def _read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
 
 
 def _make_maps(inputs: _Inputs, folder: Path, map_dir: Path, stem: str, extra: dict[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
+    """Write the interactive, offline and PNG maps of one coverage stage into ``map_dir``.
+
+    Returns the report's links (relative to ``map_dir``, which is the report's folder)
+    and the PNG's relative path, or ``None`` when it was not drawn.
+    """
     from coverage.maps import build_map, layers_from_coverage_dir, save_map, save_png
 
     config = inputs.config
@@ -482,16 +487,16 @@ def _make_maps(inputs: _Inputs, folder: Path, map_dir: Path, stem: str, extra: d
     if config.outputs.map:
         m = build_map(layers, lang=config.outputs.lang, tiles=config.outputs.tiles, title=title)
         written.append(save_map(m, map_dir / f"{stem}.html"))
-        links.append((f"{map_dir.name}/{stem}.html", f"交互地图 interactive map ({stem})"))
+        links.append((f"{stem}.html", f"交互地图 interactive map ({stem})"))
     if config.outputs.offline_map:
         m = build_map(layers, lang=config.outputs.lang, tiles="none", title=title)
         written.append(save_map(m, map_dir / f"{stem}_offline.html", offline=True))
-        links.append((f"{map_dir.name}/{stem}_offline.html", f"离线地图 offline map ({stem})"))
+        links.append((f"{stem}_offline.html", f"离线地图 offline map ({stem})"))
     png = None
     if config.outputs.png:
         try:
             written.append(save_png(layers, map_dir / f"{stem}.png", lang=config.outputs.lang, title=title))
-            png = f"{map_dir.name}/{stem}.png"
+            png = f"{stem}.png"
         except CoverageError as err:
             # A missing CJK font must not cost the planner the rest of the report.
             logger.warning("static PNG map skipped: %s", err)
@@ -534,7 +539,8 @@ def run_city(
     inputs = _Inputs(config, out, progress)
     result = CityRun(config=config, out_dir=out)
     sections: list[Section] = []
-    map_dir = out / "maps"
+    # Maps sit beside report.html (maps/demo/*.html), so the report links them by file name.
+    map_dir = out
     for run in config.coverage:
         folder = out / f"coverage_{run.standard}"
         result.stages[f"coverage {run.standard}"] = folder

@@ -60,6 +60,11 @@ def test_demo_pipeline_writes_report_and_reuses_unchanged_stages(tmp_path: Path)
     assert "duplicates the existing stations" in html  # the demo's redundant proposal is flagged
     for path in first.map_files:
         assert path.is_file() and path.stat().st_size > 10_000
+    # the layout `make demo` promises: maps/demo/*.html, online and offline, a PNG, the report
+    names = {p.name for p in (tmp_path / "out").glob("*.html")}
+    assert {"report.html", "ningbo-2025-ems.html", "ningbo-2025-ems_offline.html"} <= names
+    assert (tmp_path / "out" / "ningbo-2025-ems.png").is_file()
+    assert "href='ningbo-2025-ems_offline.html'" in html and "src='ningbo-2025-ems.png'" in html
     ems = tmp_path / "out" / "coverage_ningbo-2025-ems"
     stamp_before = (ems / "coverage.gpkg").stat().st_mtime_ns
     second = run_city(config, tmp_path / "out")
