@@ -1078,6 +1078,13 @@ _SUFFIX_ZH = {
     "_test": "判定方法",
     "_ratio": "比值",
     "_count": "数量",
+    # resource totals and administrative-unit counts behind the ratio and count targets
+    "_ambulances": "救护车数",
+    "_beds": "床位数",
+    "_nurses": "护士数",
+    "_doctors": "医师数",
+    "_townships": "乡镇数",
+    "_streets": "街道数",
 }
 
 

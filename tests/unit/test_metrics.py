@@ -359,3 +359,12 @@ def test_overall_pass_uses_alternative_groups() -> None:
     row["rt_pass"] = False
     assert overall_pass(row, [radius, response, urban]) is False
     assert overall_pass({"ur_pass": None}, [urban]) is None
+
+
+def test_every_district_column_has_a_chinese_header() -> None:
+    from coverage.metrics import bilingual_header
+
+    assert bilingual_header("beds_beds") == "床位数 beds_beds"
+    assert bilingual_header("rural_stations_per_township_townships").startswith("乡镇数 ")
+    assert bilingual_header("urban_radius_pass_mean").startswith("平均值是否达标 ")
+    assert bilingual_header("covered_pct") == "覆盖率 covered_pct"
