@@ -997,6 +997,8 @@ def _grid_point(layout: _Layout, key: str, ij: tuple[int, int], offset_m: tuple[
 def _facility_rows(layout: _Layout) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Existing facilities and proposed 120 stations as (name, type, x_m, y_m, beds, doctors, nurses, ambulances)."""
     g = _grid_point
+    # Stations and clinics have no inpatient beds (0, a known value); hospitals and centres
+    # leave 救护车数 empty because their vehicles belong to the 120 network's stations.
     existing: list[tuple[Any, ...]] = [
         ("示例县人民医院", "综合医院", g(layout, "city", (12, 10), (70, 80)), 620, 215, 340, None),
         ("示例县中医院", "中医医院", g(layout, "city", (15, 23), (90, 60)), 300, 96, 150, None),
@@ -1006,12 +1008,12 @@ def _facility_rows(layout: _Layout) -> tuple[list[tuple[Any, ...]], list[tuple[A
         ("南镇中心卫生院", "乡镇卫生院", g(layout, "nanzhen", (4, 6), (60, 70)), 60, 25, 30, None),
         ("沙河卫生院", "乡镇卫生院", g(layout, "shahe", (3, 4), (50, 60)), 20, 11, 12, None),
         ("西山乡卫生院", "乡镇卫生院", g(layout, "xishan", (2, 3), (50, 50)), 15, 8, 9, None),
-        ("城关街道北苑社区卫生服务站", "社区卫生服务站", g(layout, "city", (21, 3), (50, 60)), None, 3, 3, None),
-        ("城关街道滨江社区卫生服务站", "社区卫生服务站", g(layout, "city", (3, 15), (60, 50)), None, 2, 3, None),
-        ("东城街道东苑社区卫生服务站", "社区卫生服务站", g(layout, "city", (22, 30), (-60, 60)), None, 3, 2, None),
-        ("示例县急救中心", "急救站", g(layout, "city", (12, 9), (80, -70)), None, 12, 14, 6),
-        ("北镇急救站", "急救站", g(layout, "beizhen", (4, 6), (50, -50)), None, 4, 4, 3),
-        ("西山急救站", "急救站", g(layout, "xishan", (2, 2), (40, -50)), None, 2, 2, 2),
+        ("城关街道北苑社区卫生服务站", "社区卫生服务站", g(layout, "city", (21, 3), (50, 60)), 0, 3, 3, None),
+        ("城关街道滨江社区卫生服务站", "社区卫生服务站", g(layout, "city", (3, 15), (60, 50)), 0, 2, 3, None),
+        ("东城街道东苑社区卫生服务站", "社区卫生服务站", g(layout, "city", (22, 30), (-60, 60)), 0, 3, 2, None),
+        ("示例县急救中心", "急救站", g(layout, "city", (12, 9), (80, -70)), 0, 12, 14, 6),
+        ("北镇急救站", "急救站", g(layout, "beizhen", (4, 6), (50, -50)), 0, 4, 4, 3),
+        ("西山急救站", "急救站", g(layout, "xishan", (2, 2), (40, -50)), 0, 2, 2, 2),
     ]
     # the old town (城关街道) has a community health station every ~800 m (a checkerboard of grid
     # nodes 4 blocks apart, skipping nodes next to an existing centre or station); the new
@@ -1021,7 +1023,7 @@ def _facility_rows(layout: _Layout) -> tuple[list[tuple[Any, ...]], list[tuple[A
                if ((i - 1) // 4 + j // 4) % 2 == 0 and (i, j) not in ((5, 4), (21, 4), (1, 16))]
     for ij, community in zip(lattice, _CITY_COMMUNITIES, strict=True):
         existing.append((f"城关街道{community}社区卫生服务站", "社区卫生服务站", g(layout, "city", ij, (60, 60)),
-                         None, 2, 2, None))
+                         0, 2, 2, None))
     # village clinics: the first villages (in generation order) of each rural district
     seen: set[str] = set()
     polys = _district_polygons(layout)
@@ -1032,7 +1034,7 @@ def _facility_rows(layout: _Layout) -> tuple[list[tuple[Any, ...]], list[tuple[A
         if key in seen or key in ("D01", "D02"):
             continue
         seen.add(key)
-        existing.append((f"{name}卫生室", "村卫生室", np.array([vx + 45.0, vy + 35.0]), None, 1, 1, None))
+        existing.append((f"{name}卫生室", "村卫生室", np.array([vx + 45.0, vy + 35.0]), 0, 1, 1, None))
     proposed: list[tuple[Any, ...]] = [
         ("南镇急救站(拟建)", g(layout, "nanzhen", (5, 4), (50, 50)), 2,
          "useful: Nanzhen town south of the river has no 120 station"),

@@ -619,7 +619,8 @@ def _ratio_metrics(
             vals = values[sel_d]
             n_missing = int(np.isnan(vals).sum())
             known = float(np.nansum(vals))
-            row[f"{t.key}_{col}"] = known if vals.size and n_missing < vals.size else "missing"
+            # no facility at all is a true zero; facilities that all lack the attribute are unknown
+            row[f"{t.key}_{col}"] = "missing" if vals.size and n_missing == vals.size else known
             if not applies:
                 row[f"{t.key}_ratio"] = None
                 row[f"{t.key}_pass"] = None
