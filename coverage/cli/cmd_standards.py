@@ -53,6 +53,12 @@ def list_standards(
             ]
         )
         return
+    if not stdout.is_terminal:
+        # piped into a file or grep: one tab-separated line per standard, not an 80-column table
+        typer.echo("id\tcity\tcategory\tsummary")
+        for s in rows:
+            typer.echo(f"{s.id}\t{s.city}\t{s.category}\t{s.summary}")
+        return
     table = Table(title=f"{len(rows)} standards", show_lines=False)
     table.add_column("id", no_wrap=True, style="bold")
     table.add_column("city")

@@ -582,6 +582,11 @@ def test_cli_list_city_filter(cli) -> None:  # noqa: ANN001
     table = CliRunner().invoke(cli, ["standards", "list"])
     assert table.exit_code == 0
     assert "cixi-2020-ems-arrival" in table.output
+    # not a terminal: one tab-separated line per standard, so `grep` and spreadsheets can use it
+    lines = table.output.splitlines()
+    assert lines[0] == "id\tcity\tcategory\tsummary"
+    assert len(lines) == 1 + len(json.loads(CliRunner().invoke(cli, ["standards", "list", "--json"]).output))
+    assert any(line.startswith("ningbo-2025-ems-urban\tningbo\tems\t") for line in lines)
 
 
 # User errors go through run_app, the real `fcov` entry point, which maps StandardError to exit 2.
