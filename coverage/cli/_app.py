@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,8 +26,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-stdout = Console()
-stderr = Console(stderr=True)
+# Piped into a file or `make` log, rich would fold tables to 80 columns and truncate
+# district names; a log file has room, so use a wide page unless COLUMNS says otherwise.
+_PIPED_WIDTH = 160
+stdout = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else _PIPED_WIDTH)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() or "COLUMNS" in os.environ else _PIPED_WIDTH)
 
 
 @dataclass
