@@ -825,6 +825,8 @@ def population_from_table(
                     },
                     geometry=geo.to_numpy(),
                     crs="EPSG:4326",
+                    # all other columns are scalars: pandas needs the length from an explicit index
+                    index=pd.RangeIndex(len(geo)),
                 )
                 method_by_district[did] = "network nodes (uniform)"
             else:

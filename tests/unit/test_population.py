@@ -219,3 +219,26 @@ def test_table_errors(tmp_path: Path, raster: Path) -> None:
         read_population_table(split)
     with pytest.raises(PopulationError, match="unknown population base"):
         read_population_table(split, base="hukou")
+
+
+def test_table_spread_over_network_nodes(tmp_path: Path) -> None:
+    from coverage.inputs.boundaries import read_boundaries
+    from coverage.networks import load_network
+    from tests.helpers import REPO_ROOT
+
+    data = REPO_ROOT / "data"
+    net = load_network(data / "network" / "demo_county.osm", mode="drive", cache_dir=tmp_path / "cache")
+    bnd = read_boundaries(data / "boundaries" / "demo_districts.geojson")
+    table = write_table(tmp_path / "pop.csv", "district,population\n" + "".join(
+        f"{name},{1000 * (k + 1)}\n" for k, name in enumerate(bnd["district"])))
+    pts = population_from_table(table, bnd, network=net)
+    methods = pts.attrs["population"]["method_by_district"]
+    assert set(methods.values()) == {"network nodes (uniform)"}
+    tot = district_totals(pts).set_index("district")["pop"]
+    for k, name in enumerate(bnd["district"]):
+        assert tot[name] == pytest.approx(1000.0 * (k + 1))
+        share = pts.loc[pts["district"] == name, "pop"]
+        assert np.allclose(share, share.iloc[0])  # equal shares over the district's nodes
+    inside = gpd.sjoin(gpd.GeoDataFrame(geometry=gpd.points_from_xy(net.lon, net.lat), crs="EPSG:4326"),
+                       bnd[["geometry"]], predicate="within")
+    assert len(pts) == len(inside)
