@@ -279,7 +279,17 @@ def site_stations(
     else:
         cost = matrices[objective_metric]
     unc = "drop" if drop_uncoverable else "error"
-    common = {"weights": w, "fixed": fixed, "candidates": cand_cols, "time_limit_s": time_limit_s}
+    # People farther than the snapping limit from any road cannot be reached from any site,
+    # so no model choice can change their access: leave them out of the objective (they
+    # stay uncovered in the before/after check) instead of declaring the model infeasible.
+    off_network = ~snapped_dem.on_network
+    w_model = w.copy()
+    if off_network.any():
+        w_model[off_network] = 0.0
+        logger.warning("%d demand points (%.0f people) are farther than %.0f m from any road: left out of the %s "
+                       "model, reported as unreachable", int(off_network.sum()), float(w[off_network].sum()),
+                       demand_max_snap_m, model)
+    common = {"weights": w_model, "fixed": fixed, "candidates": cand_cols, "time_limit_s": time_limit_s}
     if model == "lscp":
         res = sm.solve_lscp(cost, max_cost, max_new=max_new, uncoverable=unc, **common)
     elif model == "mclp":

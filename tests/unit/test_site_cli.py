@@ -107,3 +107,19 @@ def test_network_candidates_are_thinned_to_the_spacing() -> None:
     xs = sorted(cand.to_crs(NET.crs).geometry.x - X0)
     assert len(cand) == 3 and all(b - a >= 2500 for a, b in zip(xs, xs[1:], strict=False))
     assert thin_points([0, 100, 3000, 3050], [0, 0, 0, 0], spacing_m=1000).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("model", ["p-median", "p-center", "lscp"])
+def test_off_network_demand_is_left_out_not_infeasible(files: dict[str, Path], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str], model: str) -> None:
+    # a hamlet 180 m off the line network with a 100 m snapping limit: no site can ever reach it,
+    # so the model leaves it out with a warning instead of failing
+    lon, lat = TO_WGS.transform([X0 + 4000.0], [Y0 + 180.0])
+    demand = pd.read_csv(files["d"])
+    far = pd.DataFrame({"name": ["山村"], "lon": lon, "lat": lat, "people": [40]})
+    pd.concat([demand, far]).to_csv(files["d"], index=False)
+    extra = [] if model == "lscp" else ["--p", "1"]
+    assert _run(files, tmp_path / "s.csv", "--model", model, "--demand-max-snap-m", "100", *extra) == 0
+    assert "1 demand points (40 people) are farther than" in " ".join(capsys.readouterr().err.split())
+    check = pd.read_csv(tmp_path / "s_check.csv", encoding="utf-8-sig")
+    assert check.filter(like="unreached_pop_after").iloc[-1, 0] == pytest.approx(40.0)
