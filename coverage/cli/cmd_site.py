@@ -179,6 +179,7 @@ def _print(result: object) -> None:
     for line in (
         f"objective: {s['objective']:,.6g}; status: {s['status']}; gap: {100 * s['mip_gap']:.3g}%; "
         f"runtime: {s['runtime_s']:.2f} s ({s['method']})",
+        f"meaning: {s['objective_meaning']}",
         f"cost: {s['cost']}; dispatch + turnout {s['overhead_min']:g} min; {s['candidates']} candidates; "
         f"{s['demand_points']} demand points ({s['off_network_demand']} off-network, {s['uncoverable_points']} uncoverable)",
         f"covered weight: {s['covered_weight']:,.0f} of {s['total_weight']:,.0f}",

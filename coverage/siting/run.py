@@ -94,6 +94,23 @@ def _normalised(t: sp.csr_array, d: sp.csr_array, t_lim: np.ndarray, d_lim: np.n
     return sp.csr_array((np.maximum(a, b), (rows, cols)), shape=t.shape)
 
 
+def _objective_meaning(model: str, objective: float, metric: str, weight_total: float) -> str:
+    """The objective in a planner's words (person-seconds mean nothing at a budget meeting)."""
+    if model == "p-median" and weight_total > 0:
+        mean = objective / weight_total
+        return (f"population-weighted mean response {mean / 60:.1f} min" if metric == "time"
+                else f"population-weighted mean distance {mean / 1000:.2f} km")
+    if model == "p-center":
+        return f"worst response {objective / 60:.1f} min" if metric == "time" else f"worst distance {objective / 1000:.2f} km"
+    if model == "lscp":
+        return f"{objective:.0f} new sites, with the existing ones, cover every coverable person"
+    if model == "mclp":
+        return f"{objective:,.0f} people within the target"
+    if model == "backup":
+        return f"{objective:,.0f} people within the target of two stations"
+    return f"{objective:,.0f} people expected to be covered by an available ambulance"
+
+
 def _greedy_order(cost: Any, w: np.ndarray, fixed: np.ndarray, selected: np.ndarray) -> np.ndarray:
     """Selected sites ordered by greedy reduction of the weighted nearest cost (for p-median/p-center)."""
     from coverage.siting.models import nearest_open
@@ -346,6 +363,9 @@ def site_stations(
             "normalised max(time/T, distance/D), target 1" if covering and len(uses) == 2
             else f"{uses[0] if covering else objective_metric} ({'s' if (uses[0] if covering else objective_metric) == 'time' else 'm'})"
         ), "overhead_min": overhead_s / 60.0,
+        "objective_meaning": _objective_meaning(
+            model, res.objective, objective_metric if not covering else uses[0], float(w_model.sum())
+        ),
     }
     chk = None
     if check and len(out):

@@ -123,3 +123,11 @@ def test_off_network_demand_is_left_out_not_infeasible(files: dict[str, Path], t
     assert "1 demand points (40 people) are farther than" in " ".join(capsys.readouterr().err.split())
     check = pd.read_csv(tmp_path / "s_check.csv", encoding="utf-8-sig")
     assert check.filter(like="unreached_pop_after").iloc[-1, 0] == pytest.approx(40.0)
+
+
+def test_objective_is_explained_in_planner_units(files: dict[str, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(files, tmp_path / "pc.csv", "--model", "p-center", "--p", "1") == 0
+    assert "meaning: worst response 5.0 min" in capsys.readouterr().out  # 300 s, as in the model table above
+    assert _run(files, tmp_path / "l.csv", "--model", "lscp") == 0
+    assert "meaning: 3 new sites, with the existing ones, cover every coverable person" in capsys.readouterr().out
