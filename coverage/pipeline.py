@@ -443,7 +443,8 @@ def _siting_section(run: SitingRun, folder: Path) -> Section:
     gap = info.get("mip_gap")
     section.paragraphs.append(
         f"model {run.model}, p = {run.p if run.p is not None else 'n/a'}, {info.get('n_candidates')} candidate sites, "
-        f"{info.get('n_existing')} existing stations kept open; objective {info.get('objective')}, status {info.get('status')}, "
+        f"{info.get('n_existing')} existing stations kept open; objective {float(info.get('objective') or 0):,.6g}"
+        f"{' (' + str(info['objective_meaning']) + ')' if info.get('objective_meaning') else ''}, status {info.get('status')}, "
         f"optimality gap {gap if gap is not None else 'n/a'}, solved in {float(info.get('runtime_s') or 0):.2f} s (HiGHS)."
     )
     keep = [c for c in sites.columns if c not in ("geometry",)]
