@@ -118,3 +118,23 @@ def test_check_stations_and_site_on_the_real_network(poa_case: dict[str, str]) -
     claimed = _table(folder / "suggested_check.csv")
     assert recheck["covered_after"].to_numpy() == pytest.approx(claimed["covered_after"].to_numpy(), rel=1e-9)
     assert recheck.loc["TOTAL", "covered_after"] > recheck.loc["TOTAL", "covered_before"]
+
+
+def test_traveltime_and_isochrones_on_the_real_network(poa_case: dict[str, str]) -> None:
+    load_commands()
+    folder = Path(poa_case["dir"])
+    times = folder / "times.csv"
+    assert run_app(["-q", "traveltime", "--network", poa_case["network"], "--from", poa_case["existing"],
+                    "--to", poa_case["proposed"], "--cutoff", "30", "--out", str(times)]) == 0
+    table = pd.read_csv(times)
+    assert list(table.columns) == ["origin_id", "destination_id", "seconds"] and len(table) == 2 * 3
+    # proposal "Copy of A" stands on existing Station A: zero seconds between them
+    assert table["seconds"].min() == pytest.approx(0.0, abs=1e-6)
+    iso = folder / "iso.gpkg"
+    assert run_app(["-q", "isochrones", "--network", poa_case["network"], "--facilities", poa_case["existing"],
+                    "--minutes", "5,10", "--km", "2", "--out", str(iso)]) == 0
+    polygons = gpd.read_file(iso)
+    assert {"threshold", "unit"} <= set(polygons.columns)
+    five = polygons[(polygons["unit"] == "min") & (polygons["threshold"] == 5)].to_crs(32722).area.sum()
+    ten = polygons[(polygons["unit"] == "min") & (polygons["threshold"] == 10)].to_crs(32722).area.sum()
+    assert 0 < five < ten
