@@ -372,3 +372,44 @@ def test_cli_isochrones_writes_geopackage(tmp_path) -> None:  # noqa: ANN001
                     "--minutes", "a,b", "--out", str(out)]) == 2
     assert run_app(["isochrones", "--network", str(net_path), "--facilities", str(tmp_path / "from.csv"),
                     "--out", str(out)]) == 2
+
+
+# ------------------------------------------------ internal node order, reuse
+def test_hilbert_order_is_a_permutation_that_keeps_neighbours_close() -> None:
+    from coverage.traveltime import hilbert_order
+
+    net = road_grid(4096, seed=2, with_lonlat=False)
+    order = hilbert_order(net.x_m, net.y_m)
+    assert np.array_equal(np.sort(order), np.arange(net.n_nodes))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    gap = np.abs(rank[net.edge_u] - rank[net.edge_v])
+    # row order puts every vertical neighbour a whole row (64 nodes) away
+    assert np.median(gap) <= 4
+    # non-finite coordinates go last
+    x = np.array([1.0, np.nan, 0.0])
+    assert hilbert_order(x, np.zeros(3)).tolist() == [2, 0, 1]
+
+
+def test_engine_csr_is_in_network_node_order(grid: RoadNetwork) -> None:
+    eng = TravelEngine(grid)
+    expect = build_csr(grid.n_nodes, grid.edge_u, grid.edge_v, eng.edge_cost)
+    assert (eng.csr != expect).nnz == 0
+
+
+def test_repeated_nearest_queries_of_varying_size_match_a_fresh_engine(grid: RoadNetwork) -> None:
+    # nearest() reuses spare source rows between queries; growing and shrinking must not leak edges
+    eng = TravelEngine(grid, max_snap_m=200.0)
+    for n_src, seed in ((3, 11), (300, 12), (1, 13), (40, 14)):
+        src = eng.snap_xy(*_points(grid, n_src, seed=seed, jitter_m=50.0))
+        res = eng.nearest(src)
+        fresh = TravelEngine(grid, max_snap_m=200.0)
+        expect = fresh.nearest(fresh.snap_xy(*_points(grid, n_src, seed=seed, jitter_m=50.0)))
+        np.testing.assert_array_equal(res.cost, expect.cost)
+        g = truth_graph(eng, src)
+        truth = nx.multi_source_dijkstra_path_length(g, {("S", i) for i in range(src.n_points)}, weight="w")
+        np.testing.assert_allclose(res.cost, [truth.get(i, np.inf) for i in range(grid.n_nodes)], rtol=1e-9)
+        # the reported source reaches the node at that cost
+        for node in np.flatnonzero(np.isfinite(res.cost))[::97]:
+            d = nx.dijkstra_path_length(g, ("S", int(res.source[node])), int(node), weight="w")
+            assert d == pytest.approx(res.cost[node], rel=1e-9)
