@@ -63,13 +63,26 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class _Samples:
-    """Street points every ``spacing_m`` metres along each canonical edge."""
+    """Street points every ``spacing_m`` metres along each canonical edge.
+
+    Streets are indexed in ``canon`` order: the canonical edges sorted by the
+    engines' internal (Hilbert) index of their first node, so that the
+    streets reached from one facility are close together in every array.
+    """
+
+    canon: IntArray  # canonical edge ids, in street order
 
     edge: IntArray  # canonical edge of each sample (sorted)
     fraction: FloatArray  # position along that edge, share of its geometry length
     row: npt.NDArray[np.int32]  # grid cell of each sample
     col: npt.NDArray[np.int32]
     start: IntArray  # per canonical edge: first sample index (len = n_canonical + 1)
+    # runs: consecutive samples of one street in one cell (first and last sample of each)
+    run_first: IntArray
+    run_last: IntArray
+    run_row: npt.NDArray[np.int32]
+    run_col: npt.NDArray[np.int32]
+    run_start: IntArray  # per canonical edge: first run index (len = n_canonical + 1)
     x0: float  # grid origin (left, top) and size
     y_top: float
     n_rows: int
@@ -88,7 +101,7 @@ def _samples(engine: TravelEngine, cell_m: float, pad_m: float) -> _Samples:
     cached = _SAMPLE_CACHE.get(key)
     if cached is not None:
         return cached
-    canon = topo.canonical
+    canon = topo.canonical[np.argsort(topo.rank[net.edge_u[topo.canonical]], kind="stable")]
     glen = topo.geom_len_m[canon]
     spacing = cell_m / 2.0
     n_per = np.maximum(2, np.ceil(glen / spacing).astype(np.int64) + 1)
@@ -119,7 +132,15 @@ def _samples(engine: TravelEngine, cell_m: float, pad_m: float) -> _Samples:
     n_rows = int(math.ceil((y_top - float(gy.min()) + pad_m) / cell_m)) + 1
     col = np.floor((x - x0) / cell_m).astype(np.int32)
     row = np.floor((y_top - y) / cell_m).astype(np.int32)
-    out = _Samples(owner.astype(np.int64), frac, row, col, start, x0, y_top, n_rows, n_cols, cell_m)
+    new_run = np.ones(owner.size, dtype=bool)
+    new_run[1:] = (owner[1:] != owner[:-1]) | (row[1:] != row[:-1]) | (col[1:] != col[:-1])
+    run_first = np.flatnonzero(new_run)
+    run_last = np.append(run_first[1:], owner.size) - 1
+    run_start = np.searchsorted(run_first, start)
+    out = _Samples(
+        canon, owner.astype(np.int64), frac, row, col, start, run_first, run_last, row[run_first], col[run_first], run_start,
+        x0, y_top, n_rows, n_cols, cell_m,
+    )
     _SAMPLE_CACHE.clear()  # keep one network's samples at a time
     _SAMPLE_CACHE[key] = out
     return out
@@ -162,19 +183,20 @@ class _Builder:
         self.engine = engine
         self.net = engine.net
         self.topo = _topology(self.net)
-        self.canon = self.topo.canonical
+        self.samples = _samples(engine, cell_m, buffer_m + 3 * cell_m)
+        self.canon = self.samples.canon
         self.facilities = facilities
         self.buffer_m = buffer_m
         self.cell_m = cell_m
         self.max_hole_cells = max_hole_km2 * 1e6 / (cell_m * cell_m)
         self.radius_cells = buffer_m / cell_m
         self.pad_cells = int(math.ceil(self.radius_cells)) + 2
-        self.samples = _samples(engine, cell_m, buffer_m + 3 * cell_m)
         self.disk_rects = _disk_rects(self.radius_cells)
         self.scratch = _Scratch()
         c = self.canon
-        self.cu = self.net.edge_u[c]
-        self.cv = self.net.edge_v[c]
+        # node costs come in the engine's internal node order
+        self.cu = engine._rank[self.net.edge_u[c]]
+        self.cv = engine._rank[self.net.edge_v[c]]
         self.cost_f = engine.edge_cost[c]
         rev = self.topo.rev[c]
         self.cost_b = np.where(rev >= 0, engine.edge_cost[np.maximum(rev, 0)], np.inf)
@@ -188,6 +210,10 @@ class _Builder:
         self.sample_from_u = sm.fraction * self.cost_f[sm.edge]
         with np.errstate(invalid="ignore"):
             self.sample_from_v = np.where(sm.fraction == 1.0, 0.0, (1.0 - sm.fraction) * self.cost_b[sm.edge])
+        # within a run the cost from u grows and the cost from v falls along the street, so the
+        # run's minimum is at its first sample (via u) or its last (via v): exactly the sample minimum
+        self.run_from_u = self.sample_from_u[sm.run_first]
+        self.run_from_v = self.sample_from_v[sm.run_last]
         # facility streets in canonical orientation
         self.canon_index = np.full(self.net.n_edges, -1, dtype=np.int64)
         self.canon_index[c] = np.arange(c.size)
@@ -222,32 +248,40 @@ class _Builder:
         self, streets: IntArray, du: FloatArray, dv: FloatArray, thresholds: FloatArray, fac: Sequence[int]
     ) -> FloatArray:
         """Length of reached street (m) for each threshold; ``fac`` = facilities feeding this cost."""
-        t = thresholds[None, :]
-        inv_f, inv_b = self.inv_f[streets, None], self.inv_b[streets, None]
+        # thresholds x streets: long inner loops (streets) instead of rows of 3
+        t = thresholds[:, None]
+        inv_f, inv_b = self.inv_f[streets], self.inv_b[streets]
         with np.errstate(invalid="ignore"):
             # share of the street reached from each end; fmax turns the nan of inf * 0
             # (unreached end of a one-way street) into 0
-            a = (t - du[:, None]) * inv_f
+            a = np.subtract(t, du[None, :])
+            np.multiply(a, inv_f, out=a)
             np.fmin(np.fmax(a, 0.0, out=a), 1.0, out=a)
-            b = (t - dv[:, None]) * inv_b
+            b = np.subtract(t, dv[None, :])
+            np.multiply(b, inv_b, out=b)
             np.fmin(np.fmax(b, 0.0, out=b), 1.0, out=b)
         if self.any_zero_cost:  # zero-cost streets are wholly reached once an end is (0 * inf above)
             zf = np.flatnonzero(self.cost_f[streets] == 0.0)
-            a[zf] = np.where(du[zf, None] <= t, 1.0, 0.0)
+            a[:, zf] = np.where(du[None, zf] <= t, 1.0, 0.0)
             zb = np.flatnonzero(self.cost_b[streets] == 0.0)
-            b[zb] = np.where(dv[zb, None] <= t, 1.0, 0.0)
-        share = np.minimum(1.0, a + b)
-        len_m = self.len_m[streets]
-        out = len_m @ share
+            b[:, zb] = np.where(dv[None, zb] <= t, 1.0, 0.0)
         by_street: dict[int, list[int]] = {}
         for i in fac:
             if self.fac_street[i] >= 0:
                 by_street.setdefault(int(self.fac_street[i]), []).append(int(i))
-        for s, members in by_street.items():  # exact interval union on facility streets
-            q = int(np.searchsorted(streets, s))
+        fac_q = np.searchsorted(streets, np.array(list(by_street), dtype=np.int64))
+        a_fac, b_fac = a[:, fac_q], b[:, fac_q]  # copies: share is summed into a below
+        share = np.add(a, b, out=a)
+        np.minimum(share, 1.0, out=share)
+        len_m = self.len_m[streets]
+        out = share @ len_m
+        for n_s, (s, members) in enumerate(by_street.items()):  # exact interval union on facility streets
+            q = int(fac_q[n_s])
             cf, cb = float(self.cost_f[s]), float(self.cost_b[s])
+            a_q, b_q = a_fac[:, n_s], b_fac[:, n_s]
+            share_q = np.minimum(1.0, a_q + b_q)
             for j, tj in enumerate(thresholds.tolist()):
-                intervals = [(0.0, a[q, j]), (1.0 - b[q, j], 1.0)] if b[q, j] > 0 else [(0.0, a[q, j])]
+                intervals = [(0.0, a_q[j]), (1.0 - b_q[j], 1.0)] if b_q[j] > 0 else [(0.0, a_q[j])]
                 for i in members:
                     if self.fac_conn[i] > tj:
                         continue
@@ -258,39 +292,50 @@ class _Builder:
                     else:
                         bwd = min(f_s, rest / cb) if cb > 0 else f_s
                     intervals.append((f_s - bwd, f_s + fwd))
-                out[j] += (_union_length(intervals) - share[q, j]) * len_m[q]
+                out[j] += (_union_length(intervals) - share_q[j]) * len_m[q]
         return np.asarray(out, dtype=np.float64)
 
     # ------------------------------------------------------------- polygons
-    def sample_cost(self, streets: IntArray, du: FloatArray, dv: FloatArray, t_max: float, fac: Sequence[int]) -> tuple[IntArray, FloatArray]:
-        """Indexes and costs of street samples reached within ``t_max``."""
+    def cell_cost(
+        self, streets: IntArray, du: FloatArray, dv: FloatArray, t_max: float, fac: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], FloatArray]:
+        """Grid cells (row, col, possibly repeated) of street samples reached within ``t_max`` and their costs.
+
+        Each run (a street's consecutive samples in one cell) gives the minimum
+        cost of its samples; a facility's own street adds its samples' costs
+        along the street from the facility.
+        """
         s = self.samples
-        first = s.start[streets]
-        n_per = s.start[streets + 1] - first
+        first = s.run_start[streets]
+        n_per = s.run_start[streets + 1] - first
         ends = np.cumsum(n_per)
         local = np.repeat(np.arange(streets.size), n_per)
         idx = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(first - (ends - n_per), n_per)
-        cost = np.minimum(du[local] + self.sample_from_u[idx], dv[local] + self.sample_from_v[idx])
+        cost = np.minimum(du[local] + self.run_from_u[idx], dv[local] + self.run_from_v[idx])
+        # runs beyond t_max stay in as inf (cheaper than filtering them out)
+        cost[cost > t_max] = np.inf
+        rows_l, cols_l, cost_l = [s.run_row[idx]], [s.run_col[idx]], [cost]
         for i in fac:  # the facility's own street, reached along it from the snapped position
             street = int(self.fac_street[i])
             if street < 0:
                 continue
-            q = int(np.searchsorted(streets, street))
-            on = slice(int(ends[q] - n_per[q]), int(ends[q]))
-            direct = self._direct(street, float(self.fac_frac[i]), float(self.fac_conn[i]), s.fraction[idx[on]])
-            cost[on] = np.minimum(cost[on], direct)
-        keep = np.flatnonzero(cost <= t_max)
-        return idx[keep], cost[keep]
+            on = np.arange(s.start[street], s.start[street + 1])
+            direct = self._direct(street, float(self.fac_frac[i]), float(self.fac_conn[i]), s.fraction[on])
+            ok = direct <= t_max
+            rows_l.append(s.row[on[ok]])
+            cols_l.append(s.col[on[ok]])
+            cost_l.append(direct[ok])
+        if len(rows_l) == 1:
+            return rows_l[0], cols_l[0], cost_l[0]
+        return np.concatenate(rows_l), np.concatenate(cols_l), np.concatenate(cost_l)
 
     def polygons(self, streets: IntArray, du: FloatArray, dv: FloatArray, thresholds: FloatArray, fac: Sequence[int]) -> list[Any]:
         """One (Multi)Polygon per threshold in the network CRS (empty if nothing is reached)."""
         import shapely
 
-        idx, cost = self.sample_cost(streets, du, dv, float(thresholds.max()), fac)
-        if idx.size == 0:
+        rows, cols, cost = self.cell_cost(streets, du, dv, float(thresholds.max()), fac)
+        if cost.size == 0:
             return [shapely.Polygon() for _ in thresholds]
-        s = self.samples
-        rows, cols = s.row[idx], s.col[idx]
         r0, c0 = int(rows.min()) - self.pad_cells, int(cols.min()) - self.pad_cells
         h = int(rows.max()) + self.pad_cells - r0 + 1
         w = int(cols.max()) + self.pad_cells - c0 + 1
@@ -544,7 +589,7 @@ def isochrones(
 
         if per_facility:
             emitted = set()
-            for pos, block in eng.iter_node_costs(facilities, cutoff=t_max):
+            for pos, block in eng._iter_internal_costs(facilities, cutoff=t_max):
                 for row, i in enumerate(pos.tolist()):
                     emit(str(facilities.ids[i]), block[row], [i])
                     emitted.add(i)
@@ -560,7 +605,7 @@ def isochrones(
                     done += 1
         if dissolve:
             nearest = eng.nearest(facilities, cutoff=t_max)
-            emit(ALL_ID, nearest.cost, list(np.flatnonzero(facilities.on_network)))
+            emit(ALL_ID, nearest.cost[eng._order], list(np.flatnonzero(facilities.on_network)))
             done += 1
             if progress is not None:
                 progress(done, total_steps)

@@ -219,3 +219,37 @@ def test_zero_cost_street_is_reached_whole_once_an_end_is() -> None:
     iso = isochrones(et, None, fac, minutes=[100.0 / 60.0, 110.0 / 60.0], dissolve=False)
     # exactly 100 s: the whole free link counts (0 * inf must not lose it); 10 s more: 100 m beyond
     np.testing.assert_allclose(iso["reached_length_m"], [1200.0, 1300.0])
+
+
+def test_cell_costs_equal_the_minimum_over_every_street_sample() -> None:
+    # the grid keeps one cost per run of samples (a street inside one cell); it must equal
+    # the minimum over all the run's samples, reached from either end or along a facility's street
+    from coverage.isochrones import _Builder
+
+    net = road_grid(900, seed=5, with_lonlat=False)
+    et = TravelEngine(net)
+    rng = np.random.default_rng(2)
+    nodes = rng.choice(net.n_nodes, 3, replace=False)
+    fac = et.snap_xy(net.x_m[nodes] + 35.0, net.y_m[nodes] - 20.0)
+    b = _Builder(et, fac, buffer_m=60.0, cell_m=15.0, max_hole_km2=0.0)
+    s = b.samples
+    for i in range(fac.n_points):
+        node_cost = next(et._iter_internal_costs(fac.subset([i])))[1][0]
+        t_max = 240.0
+        streets, du, dv = b.reached_streets(node_cost, t_max, [i])
+        rows, cols, cost = b.cell_cost(streets, du, dv, t_max, [i])
+        got = np.full((s.n_rows, s.n_cols), np.inf)
+        np.minimum.at(got, (rows, cols), cost)
+        # brute force over every sample of every street
+        street_of = s.edge
+        sample_cost = np.minimum(
+            node_cost[b.cu[street_of]] + b.sample_from_u, node_cost[b.cv[street_of]] + b.sample_from_v
+        )
+        own = street_of == b.fac_street[i]
+        direct = b._direct(int(b.fac_street[i]), float(b.fac_frac[i]), float(b.fac_conn[i]), s.fraction[own])
+        sample_cost[own] = np.minimum(sample_cost[own], direct)
+        sample_cost[sample_cost > t_max] = np.inf
+        expect = np.full((s.n_rows, s.n_cols), np.inf)
+        np.minimum.at(expect, (s.row, s.col), sample_cost)
+        assert np.isfinite(expect).sum() > 50
+        np.testing.assert_array_equal(got, expect)
