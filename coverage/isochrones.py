@@ -375,6 +375,22 @@ class _Builder:
             return res
 
         out: FloatArray | None = None
+        if pad <= 4:
+            # small disks (the default is 2 cells): widen one row minimum rectangle by
+            # rectangle and fold each rectangle's column minimum straight into the result,
+            # about 14 array passes for radius 2 instead of 20
+            wide = padded[:, pad : pad + w].copy()
+            done_w = 0
+            for half_w, half_h in sorted(self.disk_rects):
+                for d in range(done_w + 1, half_w + 1):
+                    np.minimum(wide, padded[:, pad - d : pad - d + w], out=wide)
+                    np.minimum(wide, padded[:, pad + d : pad + d + w], out=wide)
+                done_w = half_w
+                for d in range(-half_h, half_h + 1):
+                    rows = wide[pad + d : pad + d + h]
+                    out = rows.copy() if out is None else np.minimum(out, rows, out=out)
+            assert out is not None
+            return out
         for half_w, half_h in self.disk_rects:
             part = run_min(run_min(padded, half_w, 1, w), half_h, 0, h)
             out = part if out is None else np.minimum(out, part, out=out)
@@ -445,20 +461,19 @@ class _Builder:
         nxt2 = start + (gi - start + 1) % size
         cross = (col[gi] - col[prev]) * (row[nxt2] - row[gi]) - (row[gi] - row[prev]) * (col[nxt2] - col[gi])
         gi, rg = gi[cross != 0.0], rg[cross != 0.0]
-        first_of = np.concatenate([[True], rg[1:] != rg[:-1]])
-        closing = gi[first_of]
-        ring_closing = rg[first_of]
-        gi = np.concatenate([gi, closing])
-        rg = np.concatenate([rg, ring_closing])
-        order = np.argsort(rg, kind="stable")
-        gi, rg = gi[order], rg[order]
+        # gi is grouped by ring (rg ascending): repeat each ring's first point after its last
+        first_of = np.flatnonzero(np.concatenate([[True], rg[1:] != rg[:-1]]))
+        ends = np.append(first_of[1:], gi.size)
+        ring_ids = rg[first_of]
+        gi = np.insert(gi, ends, gi[first_of])
+        ring_idx = np.repeat(np.arange(first_of.size), np.diff(np.append(first_of, rg.size)) + 1)
         s = self.samples
         c = s.cell_m
         x = s.x0 + (c0 + col[gi] + 0.5) * c
         y = s.y_top - (r0 + row[gi] + 0.5) * c
-        ring_ids, ring_idx = np.unique(rg, return_inverse=True)
         rings = shapely.linearrings(np.column_stack([x, y]), indices=ring_idx)
-        _, poly_idx = np.unique(poly_of_ring[ring_ids], return_inverse=True)
+        poly_of_kept = poly_of_ring[ring_ids]  # ascending: rings are listed polygon by polygon
+        poly_idx = np.cumsum(np.concatenate([[False], poly_of_kept[1:] != poly_of_kept[:-1]]))
         polys = shapely.polygons(rings, indices=poly_idx)
         geom = polys[0] if polys.size == 1 else shapely.MultiPolygon(list(polys))
         # plain Douglas-Peucker is several times faster; keep it when it changed no topology
