@@ -604,7 +604,7 @@ def isochrones(
 
         if per_facility:
             emitted = set()
-            for pos, block in eng._iter_internal_costs(facilities, cutoff=t_max):
+            for pos, block in eng._iter_costs(facilities, cutoff=t_max):
                 for row, i in enumerate(pos.tolist()):
                     emit(str(facilities.ids[i]), block[row], [i])
                     emitted.add(i)

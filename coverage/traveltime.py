@@ -24,6 +24,11 @@ How it works
   reverse edge exists (a two-way street), to ``u`` (cost ``f * cost_rev``),
   plus the connector. One-way streets are respected. A multi-source run is
   then a single ``scipy.sparse.csgraph.dijkstra(..., min_only=True)`` call.
+* Node order: that multi-source run (and the isochrones' runs) use the nodes
+  renumbered along a Hilbert curve through their coordinates, so a wave
+  front stays in few cache lines; results are mapped back to network node
+  order. Per-source runs with dense results (``matrix``, ``node_costs``) use
+  the network order directly.
 * Targets are exact: a target on ``e`` is reached from ``u`` at
   ``cost[u] + f * cost_e`` and from ``v`` via the reverse edge at
   ``cost[v] + (1 - f) * cost_rev``, plus its connector. A source and a target
@@ -410,7 +415,9 @@ class TravelEngine:
         self._order = self._topo.order
         self._rank = self._topo.rank
         self._graph = build_csr(net.n_nodes, self._rank[net.edge_u], self._rank[net.edge_v], self.edge_cost)
-        self._csr: sp.csr_matrix | None = None
+        # network order too: per-source runs with dense results (matrix, node costs) use it,
+        # as permuting each dense block back would cost more than the Hilbert order saves
+        self.csr = build_csr(net.n_nodes, net.edge_u, net.edge_v, self.edge_cost)
         # nearest(): the matrix with spare rows for source nodes, filled in place per query
         self._slot_lock = threading.Lock()
         self._slot_arrays: tuple[FloatArray, npt.NDArray[Any], npt.NDArray[Any]] | None = None
@@ -421,14 +428,6 @@ class TravelEngine:
             "max snap %.0f m, connector speed %.1f km/h",
             net.n_nodes, net.n_edges, self._graph.nnz, metric, self.max_snap_m, self.offnet_speed_kph,
         )
-
-    @property
-    def csr(self) -> sp.csr_matrix:
-        """The edge costs as a CSR matrix in network node order (parallel edges reduced by min)."""
-        if self._csr is None:
-            net = self.net
-            self._csr = build_csr(net.n_nodes, net.edge_u, net.edge_v, self.edge_cost)
-        return self._csr
 
     @property
     def reverse_edge(self) -> IntArray:
@@ -577,8 +576,11 @@ class TravelEngine:
             msg = f"the {what} were snapped to a different network; snap them with this engine"
             raise ValueError(msg)
 
-    def _with_sources(self, sources: Snapped) -> tuple[sp.csr_matrix, IntArray, IntArray]:
-        """The internal-order CSR matrix with one virtual node per on-network source appended.
+    def _with_sources(self, sources: Snapped, *, internal: bool = True) -> tuple[sp.csr_matrix, IntArray, IntArray]:
+        """The CSR matrix with one virtual node per on-network source appended.
+
+        ``internal``: nodes in the engine's internal (Hilbert) order, else in
+        network node order (:attr:`csr`).
 
         Returns the matrix, the virtual node index of each on-network source and
         the positions (in ``sources``) of those sources. Each source row holds
@@ -588,10 +590,10 @@ class TravelEngine:
         import scipy.sparse as sp
 
         n = self.net.n_nodes
-        pos, target, cost = self._source_rows(sources)
+        pos, target, cost = self._source_rows(sources, internal=internal)
         k = pos.size
         virt = n + np.arange(k, dtype=np.int64)
-        base = self._graph
+        base = self._graph if internal else self.csr
         nnz = base.nnz + 3 * k
         idx_dtype = np.int32 if nnz < np.iinfo(np.int32).max and n + k < np.iinfo(np.int32).max else np.int64
         indptr = np.empty(n + k + 1, dtype=idx_dtype)
@@ -608,7 +610,7 @@ class TravelEngine:
         graph.data, graph.indices, graph.indptr = data, indices, indptr
         return graph, virt, pos
 
-    def _source_rows(self, sources: Snapped) -> tuple[IntArray, IntArray, FloatArray]:
+    def _source_rows(self, sources: Snapped, *, internal: bool = True) -> tuple[IntArray, IntArray, FloatArray]:
         """Positions of the on-network sources and, per source, 3 out-edges (internal ids, cost).
 
         Edge 0 goes to the street's ``v`` end, edge 1 to its ``u`` end through
@@ -620,8 +622,10 @@ class TravelEngine:
         e = sources.edge[pos]
         f = sources.fraction[pos]
         conn = self.connector_cost(sources)[pos]
-        u = self._rank[self.net.edge_u[e]].astype(np.int64)
-        v = self._rank[self.net.edge_v[e]].astype(np.int64)
+        u = self.net.edge_u[e].astype(np.int64)
+        v = self.net.edge_v[e].astype(np.int64)
+        if internal:
+            u, v = self._rank[u], self._rank[v]
         rev_cost = self._rev_cost[e]
         two_way = np.isfinite(rev_cost)
         at_u = f == 0.0
@@ -809,15 +813,16 @@ class TravelEngine:
             return max(1, int(chunk_size))
         return int(max(1, min(n_sources, DEFAULT_CHUNK_BYTES // max(1, 8 * n_cols))))
 
-    def _iter_internal_costs(
+    def _iter_costs(
         self,
         sources: Snapped,
         *,
         cutoff: float | None = None,
         chunk_size: int | None = None,
         progress: Progress | None = None,
+        internal: bool = True,
     ) -> Iterator[tuple[IntArray, FloatArray]]:
-        """:meth:`iter_node_costs` with columns in the engine's internal node order (``_rank``)."""
+        """:meth:`iter_node_costs`, columns in the internal node order (``_rank``) or network order."""
         from scipy.sparse.csgraph import dijkstra
 
         self._check(sources, "sources")
@@ -825,7 +830,7 @@ class TravelEngine:
         n = self.net.n_nodes
         if not sources.on_network.any():
             return
-        graph, virt, pos = self._with_sources(sources)
+        graph, virt, pos = self._with_sources(sources, internal=internal)
         size = self._chunks(pos.size, graph.shape[0], chunk_size)
         for start in range(0, pos.size, size):
             stop = min(pos.size, start + size)
@@ -848,8 +853,7 @@ class TravelEngine:
         everywhere). Costs are ``np.inf`` beyond ``cutoff``. Memory per chunk
         is bounded (about 32 MB by default).
         """
-        for pos, block in self._iter_internal_costs(sources, cutoff=cutoff, chunk_size=chunk_size, progress=progress):
-            yield pos, np.take(block, self._rank, axis=1)
+        yield from self._iter_costs(sources, cutoff=cutoff, chunk_size=chunk_size, progress=progress, internal=False)
 
     def node_costs(self, sources: Snapped, *, cutoff: float | None = None, progress: Progress | None = None) -> FloatArray:
         """Dense (n_sources, n_nodes) costs from each source to every node (``np.inf`` unreached)."""
@@ -886,9 +890,12 @@ class TravelEngine:
         counts = np.zeros(sources.n_points, dtype=np.int64)
         cols_l: list[npt.NDArray[np.int32]] = []
         vals_l: list[FloatArray] = []
-        for pos, block in self._iter_internal_costs(sources, cutoff=cutoff, chunk_size=chunk_size, progress=progress):
+        # every node as a target: blocks in network order (no permutation of dense blocks);
+        # a few targets: internal order, the targets' nodes are looked up by _rank
+        internal = targets is not None
+        for pos, block in self._iter_costs(sources, cutoff=cutoff, chunk_size=chunk_size, progress=progress, internal=internal):
             if targets is None:
-                tc = np.take(block, self._rank, axis=1)
+                tc = block
             else:
                 tc = self._target_costs(block, targets)
                 s_pos, t_pos, direct = self._same_street_pairs(sources, pos, targets)

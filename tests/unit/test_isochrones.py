@@ -234,7 +234,7 @@ def test_cell_costs_equal_the_minimum_over_every_street_sample() -> None:
     b = _Builder(et, fac, buffer_m=60.0, cell_m=15.0, max_hole_km2=0.0)
     s = b.samples
     for i in range(fac.n_points):
-        node_cost = next(et._iter_internal_costs(fac.subset([i])))[1][0]
+        node_cost = next(et._iter_costs(fac.subset([i])))[1][0]
         t_max = 240.0
         streets, du, dv = b.reached_streets(node_cost, t_max, [i])
         rows, cols, cost = b.cell_cost(streets, du, dv, t_max, [i])
