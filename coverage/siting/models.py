@@ -31,13 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from coverage.errors import InfeasibleError, SolverError
-from coverage.siting.heuristics import (
-    greedy_max_cover,
-    greedy_ranking,
-    greedy_set_cover,
-    improve_set_cover,
-    swap_max_cover,
-)
+from coverage.siting.heuristics import greedy_max_cover, greedy_ranking, greedy_set_cover, swap_max_cover
 from coverage.siting.reduce import coverage_matrix, reduce_cover
 
 logger = logging.getLogger(__name__)
@@ -260,8 +254,6 @@ def _run_highs(
     """
     import highspy
 
-    # The limit counts from here: building a large model takes seconds.
-    deadline = time.perf_counter() + float(time_limit_s)
     h = highspy.Highs()
     h.silent()
     h.setOptionValue("time_limit", float(time_limit_s))
@@ -272,22 +264,29 @@ def _run_highs(
     n_col, n_row = col_cost.size, rows.shape[0]
     csc = sp.csc_array(rows, dtype=np.float64)
     csc.sort_indices()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_col, n_row
+    lp.col_cost_ = np.asarray(col_cost, dtype=np.float64)
+    lp.col_lower_ = np.asarray(col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(col_upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(row_upper, dtype=np.float64)
+    lp.offset_ = float(offset)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_col, n_row
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
     has_int = bool(np.any(integer))
-    # The array form of passModel takes the numpy buffers as they are; assigning them to HighsLp
-    # fields converts element by element (tens of seconds for millions of entries under tracemalloc).
-    sense = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
-    integrality = np.where(np.asarray(integer, dtype=bool), int(highspy.HighsVarType.kInteger), int(highspy.HighsVarType.kContinuous))
-    h.passModel(
-        int(n_col), int(n_row), int(csc.nnz), int(highspy.MatrixFormat.kColwise), int(sense), float(offset),
-        np.ascontiguousarray(col_cost, dtype=np.float64), np.ascontiguousarray(col_lower, dtype=np.float64),
-        np.ascontiguousarray(col_upper, dtype=np.float64), np.ascontiguousarray(row_lower, dtype=np.float64),
-        np.ascontiguousarray(row_upper, dtype=np.float64), csc.indptr.astype(np.int32), csc.indices.astype(np.int32),
-        np.ascontiguousarray(csc.data, dtype=np.float64),
-        integrality.astype(np.int32),
-    )
+    if has_int:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous for flag in integer
+        ]
+    h.passModel(lp)
     if start is not None and has_int:
         sol = highspy.HighsSolution()
-        sol.col_value = np.asarray(start, dtype=np.float64)
+        sol.col_value = list(np.asarray(start, dtype=np.float64))
         sol.value_valid = True
         h.setSolution(sol)
     if progress is not None and has_int:
@@ -297,7 +296,7 @@ def _run_highs(
             progress(min(limit, int(event.data_out.running_time)), limit)
 
         h.cbMipInterrupt.subscribe(_tick)
-    h.setOptionValue("time_limit", max(0.05, deadline - time.perf_counter()))
+    deadline = time.perf_counter() + float(time_limit_s)
 
     def _stop(event: Any) -> None:
         if time.perf_counter() > deadline:
@@ -308,7 +307,6 @@ def _run_highs(
     started = time.perf_counter()
     h.run()
     runtime = time.perf_counter() - started
-    logger.debug("%s: HiGHS ran %.2f s (limit %.2f s)", what, runtime, time_limit_s)
     status = h.getModelStatus()
     info = h.getInfo()
     MS = highspy.HighsModelStatus
@@ -520,10 +518,6 @@ def solve_lscp(
         )
     c = costs[red.cols]
     start_cols = greedy_set_cover(A_red, col_cost=c) if warm_start else None
-    if start_cols is not None:
-        # A better incumbent shortens the proof (and is the answer if time runs out).
-        budget_s = min(LSCP_LOCAL_SEARCH_S, 0.1 * max(0.0, time_limit_s - (time.perf_counter() - started)))
-        start_cols = improve_set_cover(A_red, start_cols, col_cost=c, time_limit_s=budget_s)
     n_c = A_red.shape[1]
     rows = A_red
     row_lo, row_hi = np.ones(A_red.shape[0]), np.full(A_red.shape[0], np.inf)
@@ -547,10 +541,9 @@ def solve_lscp(
         if start_cols is not None and (max_new is None or start_cols.size <= max_new):
             start = np.zeros(n_c)
             start[start_cols] = 1.0
-        remaining = max(0.1, time_limit_s - (time.perf_counter() - started))
         out = _run_highs(
             col_cost=c, col_lower=np.zeros(n_c), col_upper=np.ones(n_c), integer=np.ones(n_c, bool),
-            rows=rows, row_lower=row_lo, row_upper=row_hi, maximize=False, time_limit_s=remaining,
+            rows=rows, row_lower=row_lo, row_upper=row_hi, maximize=False, time_limit_s=time_limit_s,
             mip_rel_gap=mip_rel_gap, progress=progress, start=start, what="LSCP",
         )
         selected = red.cols[out.x > 0.5]
@@ -569,18 +562,6 @@ def solve_lscp(
 
 
 ROW_GENERATION_MIN_ROWS = 400
-"""Reduced LSCP instances with more rows than this are solved by row generation."""
-
-LSCP_LOCAL_SEARCH_S = 2.0
-"""Upper limit on the local search improving the greedy LSCP cover (also at most 10% of the time limit)."""
-
-_SUBSET_MIP_OPTIONS: dict[str, Any] = {
-    "mip_heuristic_effort": 0.0,
-    "mip_heuristic_run_rins": False,
-    "mip_heuristic_run_rens": False,
-    "mip_heuristic_run_root_reduced_cost": False,
-    "mip_heuristic_run_feasibility_jump": False,
-}
 """Reduced LSCP instances with more rows than this are solved by row generation."""
 
 
@@ -678,7 +659,6 @@ def _lscp_row_generation(
                 rows=sp.vstack([S, cut], format="csr"), row_lower=np.append(np.ones(S.shape[0]), -np.inf),
                 row_upper=np.append(np.full(S.shape[0], np.inf), cutoff()), maximize=False,
                 time_limit_s=remaining, mip_rel_gap=mip_rel_gap, progress=progress, what="LSCP (row subset)",
-                options=_SUBSET_MIP_OPTIONS,
             )
         except InfeasibleError:
             lb = max(lb, ub)  # no cover of the subset is cheaper than the incumbent
@@ -700,15 +680,13 @@ def _lscp_row_generation(
             break
         repair = greedy_set_cover(sp.csr_array(Ak[uncovered]), col_cost=ck)
         trial = remove_redundant(csc_k, np.union1d(x, repair), ck)
-        if float(ck[trial].sum()) >= ub - 1e-9 * max(1.0, abs(ub)):
-            trial = improve_set_cover(Ak, trial, col_cost=ck, time_limit_s=min(0.5, 0.05 * max(0.0, deadline - time.perf_counter())))
         if float(ck[trial].sum()) < ub - 1e-9 * max(1.0, abs(ub)):
             best, ub = colmap[trial], float(ck[trial].sum())
         if proven():
             status = "optimal"
             break
         rows = np.union1d(rows, uncovered)
-        logger.debug("LSCP row generation: round %d, %d rows, bound %.6g, incumbent %.6g, %.2f s", info["rounds"], rows.size, lb, ub, time.perf_counter() - started)
+        logger.debug("LSCP row generation: round %d, %d rows, bound %.6g, incumbent %.6g", info["rounds"], rows.size, lb, ub)
     if status != "optimal" and proven():
         status = "optimal"
     return best, status, (ub if status == "optimal" else eff(lb)), info
@@ -809,158 +787,74 @@ def solve_mclp(
     if method != "exact":
         msg = f"`method` must be 'exact' or 'heuristic'; got {method!r}"
         raise ValueError(msg)
-    pre: _MclpPre | None = None
     if budget is None and reduce:
-        pre = _mclp_shortcut(
+        shortcut = _mclp_shortcut(
             A_red, wr, p_new, start_cols, time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - started)),
         )
-        if pre.solution is not None:
-            selected = red.cols[pre.solution]
+        if shortcut is not None:
+            local, how = shortcut
+            selected = red.cols[local]
             objective = float(w[np.asarray(A[:, np.union1d(fixed_arr, selected)].sum(axis=1)).ravel() > 0].sum())
             return _finish(
                 model="mclp", cost=cost, A=A, w=w, fixed=fixed_arr, selected=selected, objective=objective,
-                status="optimal", bound=objective, gap=0.0, started=started, method=pre.how,
-                uncoverable=red.uncoverable, reduction=red.stats, extra=pre.extra,
+                status="optimal", bound=objective, gap=0.0, started=started, method=how,
+                uncoverable=red.uncoverable, reduction=red.stats,
             )
-        start_cols = pre.incumbent
-    elif start_cols is not None and budget is None:
+    start = None
+    if start_cols is not None and budget is None:
         # Teitz-Bart swaps take a fraction of a second and give HiGHS a much better incumbent.
         start_cols = swap_max_cover(A_red, wr, start_cols, time_limit_s=0.1 * time_limit_s)
-    start = None
     if start_cols is not None:
         start = np.zeros(n_c + n_r)
         start[start_cols] = 1.0
         start[n_c:] = (A_red[:, start_cols].sum(axis=1) > 0).astype(np.float64)
-    if pre is not None:
-        # Lagrangian fixing: every solution better than the incumbent has these columns closed / open.
-        kwargs["col_lower"][:n_c][pre.fix_one] = 1.0
-        kwargs["col_upper"][:n_c][pre.fix_zero] = 0.0
-    # Keep a margin for evaluating the answer; without presolve, HiGHS stops within about 1 s of
-    # its limit on large models (with it, presolve ran 20 s past the limit at 2,000 x 20,000).
-    remaining = max(0.1, 0.95 * (time_limit_s - (time.perf_counter() - started)) - 0.5)
-    options = _MCLP_MIP_OPTIONS if A_red.nnz > MCLP_SHORTCUT_LP_MAX_NNZ else None
-
-    def value_of(local: np.ndarray) -> float:
-        open_here = np.union1d(fixed_arr, red.cols[local])
-        return float(w[np.asarray(A[:, open_here].sum(axis=1)).ravel() > 0].sum())
-
-    fixed_model_infeasible = False
-    try:
-        out: _MipOut | None = _run_highs(integer=integer, time_limit_s=remaining, start=start, options=options, **kwargs)
-    except (InfeasibleError, SolverError) as exc:
-        if pre is None or start_cols is None:
-            raise
-        # Infeasible: fixing left no solution better than the incumbent, which is optimal.
-        # SolverError: time ran out before HiGHS found a solution of the fixed model.
-        fixed_model_infeasible = isinstance(exc, InfeasibleError)
-        out = None
-    incumbent_value = value_of(start_cols) if start_cols is not None else -math.inf
-    if out is not None:
-        local = np.flatnonzero(out.x[:n_c] > 0.5)
-        mip_value = value_of(local)
-    else:
-        local, mip_value = np.zeros(0, np.int64), -math.inf
-    if mip_value >= incumbent_value or start_cols is None:
-        selected, objective = red.cols[local], mip_value
-    else:
-        selected, objective = red.cols[start_cols], incumbent_value
-    # Proven bound: no solution beats max(incumbent, the fixed model's bound), nor the Lagrangian bound.
-    if out is None:
-        proven_optimal = fixed_model_infeasible
-        bound = objective if proven_optimal else pre.bound + red.fixed_weight  # type: ignore[union-attr]
-    else:
-        proven_optimal = out.status == "optimal"
-        mip_bound = out.bound if math.isfinite(out.bound) else math.inf
-        bound = max(objective, mip_bound) if pre is not None else mip_bound
-        if pre is not None:
-            bound = min(bound, pre.bound + red.fixed_weight)
-    if proven_optimal:
-        status, bound, gap = "optimal", objective, 0.0
-    else:
-        status, gap = "time_limit", _rel_gap(objective, bound)
-        if not math.isfinite(gap):
-            gap = math.inf
+    remaining = max(0.1, time_limit_s - (time.perf_counter() - started))
+    out = _run_highs(integer=integer, time_limit_s=remaining, start=start, **kwargs)
+    selected = red.cols[out.x[:n_c] > 0.5]
+    open_sites = np.union1d(fixed_arr, selected)
+    objective = float(w[np.asarray(A[:, open_sites].sum(axis=1)).ravel() > 0].sum())
     return _finish(
         model="mclp", cost=cost, A=A, w=w, fixed=fixed_arr, selected=selected, objective=objective,
-        status=status, bound=bound, gap=gap, started=started, method="highs" if pre is None else "lagrangian+highs",
-        uncoverable=red.uncoverable, reduction=red.stats, extra=pre.extra if pre is not None else None,
+        status=out.status, bound=out.bound, gap=_rel_gap(objective, out.bound) if out.status != "optimal" else 0.0,
+        started=started, method="highs", uncoverable=red.uncoverable, reduction=red.stats,
     )
-
-
-@dataclass
-class _MclpPre:
-    """What :func:`_mclp_shortcut` learned: an optimal solution, or an incumbent, bound and fixings."""
-
-    solution: np.ndarray | None
-    how: str
-    incumbent: np.ndarray
-    bound: float
-    fix_zero: np.ndarray
-    fix_one: np.ndarray
-    extra: dict[str, Any]
-
-
-MCLP_SHORTCUT_LP_MAX_NNZ = 400_000
-"""Above this many coverage entries the shortcut skips its own LP (the MIP's root LP would solve it again)."""
 
 
 def _mclp_shortcut(
     A: sp.csr_array, w: np.ndarray, p: int, start_cols: np.ndarray | None, *, time_limit_s: float
-) -> _MclpPre:
-    """Cheap exact answers for a reduced MCLP, else an incumbent, an upper bound and fixings.
+) -> tuple[np.ndarray, str] | None:
+    """Cheap exact answers for a reduced MCLP, or ``None`` when the MIP is needed.
 
     - If a greedy set cover needs at most ``p`` columns, every coverable point can
       be covered: that cover is optimal (the bound is the total weight).
-    - Otherwise the incumbent (greedy + Teitz-Bart swaps) is compared with the
-      Lagrangian bound (:func:`coverage.siting.lagrangian.mclp_bound`, Galvao &
-      ReVelle 1996) and, on instances small enough, with the LP bound (dual
-      simplex); equal within 1e-9 relative means optimal.
-    - Otherwise the Lagrangian fixing tests (:func:`~coverage.siting.lagrangian.mclp_fixing`)
-      say which columns every better solution closes or opens.
+    - Otherwise the incumbent (greedy + Teitz-Bart swaps) is compared with the LP
+      bound (dual simplex); equal within 1e-9 relative means optimal.
     """
-    from coverage.siting.lagrangian import _mclp_value, mclp_bound, mclp_fixing
+    from coverage.siting.lagrangian import _mclp_value
 
-    n_r, n_c = A.shape
-    none = np.zeros(n_c, dtype=bool)
     cover = greedy_set_cover(A)
     if cover.size <= p:
-        return _MclpPre(cover, "greedy cover (p suffices to cover all)", cover, float(w.sum()), none, none, {})
-    first = start_cols if start_cols is not None else greedy_max_cover(A, w, p)
-    incumbent_cols = swap_max_cover(A, w, first, time_limit_s=0.1 * time_limit_s)
+        return cover, "greedy cover (p suffices to cover all)"
+    incumbent_cols = swap_max_cover(A, w, start_cols if start_cols is not None else greedy_max_cover(A, w, p))
     covered = np.asarray(A[:, incumbent_cols].sum(axis=1)).ravel() > 0
     value = float(w[covered].sum())
-    tol = 1e-9 * max(1.0, abs(value))
-    lag = mclp_bound(A, w, p, incumbent=value, time_limit_s=min(MCLP_LAGRANGIAN_S, 0.1 * time_limit_s))
-    extra: dict[str, Any] = {"incumbent": value, "lagrangian_bound": lag.bound, "lagrangian_iterations": lag.iterations}
-    if value >= lag.bound - tol:
-        return _MclpPre(np.sort(incumbent_cols), "greedy+swap (Lagrangian bound reached)", incumbent_cols, lag.bound, none, none, extra)
-    bound = lag.bound
-    if A.nnz <= MCLP_SHORTCUT_LP_MAX_NNZ:
-        link = sp.hstack([-A.astype(np.float64), sp.eye_array(n_r, format="csr")], format="csr")
-        card = sp.csr_array((np.ones(n_c), (np.zeros(n_c, dtype=np.int64), np.arange(n_c))), shape=(1, n_c + n_r))
-        lp = _lp_duals(
-            col_cost=np.concatenate([np.zeros(n_c), w]), rows=sp.vstack([link, card], format="csr"),
-            row_lower=np.full(n_r + 1, -np.inf), row_upper=np.append(np.zeros(n_r), float(p)), maximize=True,
-            time_limit_s=0.3 * time_limit_s,
-        )
-        if lp is not None:
-            lam = np.clip(np.abs(lp[1][:n_r]), 0.0, w)
-            lp_bound, _ = _mclp_value(w, lam, sp.csc_array(A, dtype=np.float64).T @ lam, p)
-            bound = min(bound, lp_bound, lp[0])
-            extra["lp_bound"] = bound
-            if value >= bound - tol:
-                return _MclpPre(np.sort(incumbent_cols), "greedy+swap (LP bound reached)", incumbent_cols, bound, none, none, extra)
-    fix_zero, fix_one = mclp_fixing(lag, w, p, incumbent=value)
-    extra["columns_fixed_zero"], extra["columns_fixed_one"] = int(fix_zero.sum()), int(fix_one.sum())
-    logger.debug("MCLP: incumbent %.9g, bound %.9g, %s; solving the MIP", value, bound, extra)
-    return _MclpPre(None, "", incumbent_cols, bound, fix_zero, fix_one, extra)
-
-
-_MCLP_MIP_OPTIONS: dict[str, Any] = {"presolve": "off"}
-"""HiGHS options for large MCLP models: presolve ignores the time limit and interrupts there."""
-
-MCLP_LAGRANGIAN_S = 3.0
-"""Upper limit on the MCLP subgradient bound (also at most 10% of the time limit)."""
+    n_r, n_c = A.shape
+    link = sp.hstack([-A.astype(np.float64), sp.eye_array(n_r, format="csr")], format="csr")
+    card = sp.csr_array((np.ones(n_c), (np.zeros(n_c, dtype=np.int64), np.arange(n_c))), shape=(1, n_c + n_r))
+    lp = _lp_duals(
+        col_cost=np.concatenate([np.zeros(n_c), w]), rows=sp.vstack([link, card], format="csr"),
+        row_lower=np.full(n_r + 1, -np.inf), row_upper=np.append(np.zeros(n_r), float(p)), maximize=True,
+        time_limit_s=0.3 * time_limit_s,
+    )
+    if lp is None:
+        return None
+    lam = np.clip(np.abs(lp[1][:n_r]), 0.0, w)
+    bound, _ = _mclp_value(w, lam, sp.csc_array(A, dtype=np.float64).T @ lam, p)
+    bound = min(bound, lp[0])
+    if value >= bound - 1e-9 * max(1.0, abs(bound)):
+        return np.sort(incumbent_cols), "greedy+swap (LP bound reached)"
+    logger.debug("MCLP: incumbent %.9g, LP bound %.9g; solving the MIP", value, bound)
+    return None
 
 
 def _fit_budget(chosen: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarray:

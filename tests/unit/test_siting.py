@@ -434,61 +434,9 @@ class TestExactnessMachinery:
         rng = np.random.default_rng(seed)
         demand, sites = rng.random((1500, 2)) * 30, rng.random((150, 2)) * 30
         cost = np.linalg.norm(demand[:, None] - sites[None], axis=2)
-        # warm_start=False: the local search's cover often meets the rounded LP bound,
-        # which proves it optimal before any round; here the rounds themselves are tested.
-        by_rows = solve_lscp(cost, 5.0, uncoverable="drop", row_generation=True, warm_start=False)
+        by_rows = solve_lscp(cost, 5.0, uncoverable="drop", row_generation=True)
         single = solve_lscp(cost, 5.0, uncoverable="drop", row_generation=False)
         assert by_rows.extra["row_generation"]["rounds"] >= 1
         assert by_rows.status == single.status == "optimal"
         assert by_rows.objective == single.objective
         assert by_rows.covered[np.setdiff1d(np.arange(1500), by_rows.uncoverable)].all()
-
-
-class TestLocalSearchAndLimits:
-    @pytest.mark.parametrize("seed", [0, 1, 2])
-    def test_improve_set_cover_keeps_a_cover_no_worse_than_greedy(self, seed: int) -> None:
-        from coverage.siting.heuristics import greedy_set_cover, improve_set_cover
-
-        rng = np.random.default_rng(seed)
-        demand, sites = rng.random((1200, 2)) * 30, rng.random((200, 2)) * 30
-        A = coverage_matrix(np.linalg.norm(demand[:, None] - sites[None], axis=2), 5.0)
-        A = sp.csr_array(A[np.flatnonzero(np.diff(A.indptr) > 0)])
-        costs = rng.integers(1, 4, 200).astype(np.float64)
-        for c in (None, costs):
-            greedy = greedy_set_cover(A, col_cost=c)
-            better = improve_set_cover(A, greedy, col_cost=c, time_limit_s=0.5, seed=seed)
-            weight = np.ones(200) if c is None else c
-            assert (np.asarray(A[:, better].sum(axis=1)).ravel() > 0).all()
-            assert weight[better].sum() <= weight[greedy].sum()
-
-    @pytest.mark.parametrize("seed", [0, 1])
-    def test_lscp_and_mclp_with_local_search_match_the_unreduced_model(self, seed: int) -> None:
-        # The local search and Lagrangian steps only change incumbents and bounds: the optimum of
-        # the reduced pipeline equals a plain HiGHS model on the unreduced instance.
-        rng = np.random.default_rng(seed)
-        demand, sites = rng.random((400, 2)) * 20, rng.random((60, 2)) * 20
-        cost = np.linalg.norm(demand[:, None] - sites[None], axis=2)
-        w = rng.integers(1, 50, 400).astype(np.float64)
-        for p in (3, 5):
-            full = solve_mclp(cost, 4.0, weights=w, p=p)
-            plain = solve_mclp(cost, 4.0, weights=w, p=p, reduce=False, warm_start=False)
-            assert full.status == plain.status == "optimal"
-            assert full.objective == pytest.approx(plain.objective)
-        full = solve_lscp(cost, 4.0, uncoverable="drop")
-        plain = solve_lscp(cost, 4.0, uncoverable="drop", reduce=False, warm_start=False, row_generation=False)
-        assert full.status == plain.status == "optimal"
-        assert full.objective == plain.objective
-
-    def test_large_mclp_respects_the_time_limit_overall(self) -> None:
-        rng = np.random.default_rng(0)
-        demand, sites = rng.random((6000, 2)) * 30, rng.random((600, 2)) * 30
-        from scipy.spatial import cKDTree
-
-        d = cKDTree(demand).sparse_distance_matrix(cKDTree(sites), 5.0, output_type="coo_matrix")
-        cost = sp.csr_array((d.data, (d.row, d.col)), shape=(6000, 600))
-        w = rng.integers(1, 101, 6000).astype(np.float64)
-        res = solve_mclp(cost, 5.0, weights=w, p=8, time_limit_s=4.0)
-        assert res.runtime_s < 4.0 + 1.5
-        assert res.status in {"optimal", "time_limit"}
-        assert res.bound >= res.objective - 1e-6
-        assert np.isfinite(res.mip_gap)
