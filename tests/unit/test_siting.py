@@ -436,7 +436,53 @@ class TestExactnessMachinery:
         cost = np.linalg.norm(demand[:, None] - sites[None], axis=2)
         by_rows = solve_lscp(cost, 5.0, uncoverable="drop", row_generation=True)
         single = solve_lscp(cost, 5.0, uncoverable="drop", row_generation=False)
-        assert by_rows.extra["row_generation"]["rounds"] >= 1
+        info = by_rows.extra["row_generation"]
+        # Either the subset rounds ran, or the core cover already met the LP bound's ceiling.
+        assert info["rounds"] >= 1 or info.get("core_cover") == by_rows.objective
         assert by_rows.status == single.status == "optimal"
         assert by_rows.objective == single.objective
         assert by_rows.covered[np.setdiff1d(np.arange(1500), by_rows.uncoverable)].all()
+
+
+class TestCoreAndLagrangian:
+    """The core heuristic, the set-cover Lagrangian and the MCLP full-cover shortcut built on them."""
+
+    @staticmethod
+    def _instance(seed: int, n_demand: int = 1500, n_sites: int = 150) -> tuple[np.ndarray, float]:
+        rng = np.random.default_rng(seed)
+        demand, sites = rng.random((n_demand, 2)) * 30, rng.random((n_sites, 2)) * 30
+        return np.linalg.norm(demand[:, None] - sites[None], axis=2), 5.0
+
+    @pytest.mark.parametrize("seed", [0, 1, 2])
+    def test_lagrangian_bound_is_below_the_optimum_and_core_cover_is_a_cover(self, seed: int) -> None:
+        from coverage.siting.lagrangian import cover_multipliers
+        from coverage.siting.models import _core_cover
+        from coverage.siting.reduce import coverage_matrix
+
+        cost, radius = self._instance(seed)
+        A = coverage_matrix(cost, radius)
+        keep = np.diff(A.indptr) > 0
+        A = sp.csr_array(A[keep])
+        optimum = solve_lscp(cost, radius, uncoverable="drop", row_generation=False).objective
+        ones = np.ones(A.shape[1])
+        bound, u = cover_multipliers(A, ones, upper=float(A.shape[1]), time_limit_s=5.0)
+        assert 0 < bound <= optimum + 1e-9
+        assert (u >= 0).all()
+        cover = _core_cover(A, ones, u, time_limit_s=10.0)
+        assert cover is not None
+        assert (np.asarray(A[:, cover].sum(axis=1)).ravel() > 0).all()
+        assert cover.size >= optimum
+        # With a budget below the optimum no cover exists, in the core or anywhere.
+        assert _core_cover(A, ones, u, time_limit_s=10.0, max_cost=optimum - 1, first_feasible=True) is None
+
+    @pytest.mark.parametrize("seed", [0, 1])
+    def test_mclp_with_p_at_the_cover_number_covers_everything(self, seed: int) -> None:
+        cost, radius = self._instance(seed)
+        w = np.random.default_rng(seed).integers(1, 50, cost.shape[0]).astype(float)
+        lscp = solve_lscp(cost, radius, uncoverable="drop", row_generation=False)
+        coverable = np.setdiff1d(np.arange(cost.shape[0]), lscp.uncoverable)
+        res = solve_mclp(cost, radius, weights=w, p=int(lscp.objective))
+        assert res.status == "optimal"
+        assert res.objective == pytest.approx(w[coverable].sum())
+        less = solve_mclp(cost, radius, weights=w, p=int(lscp.objective) - 1)
+        assert less.objective < w[coverable].sum()
