@@ -661,7 +661,8 @@ def _lscp_row_generation(
        optimal. A subset optimum that covers every row is optimal. Otherwise it
        is repaired greedily (a new incumbent if cheaper) and the rows it leaves
        uncovered join the subset. Row generation stops after
-       :data:`ROW_GENERATION_TIME_SHARE` of the remaining time.
+       :data:`ROW_GENERATION_TIME_SHARE` of the remaining time, or when one
+       subset model is not solved within a quarter of that.
     4. Unproven by then: HiGHS solves the whole (fixed) model for the rest of
        the time, starting from the incumbent; its bound is a bound on every cover.
 
@@ -732,7 +733,11 @@ def _lscp_row_generation(
     # Row generation gets half the remaining time: near-critical instances (the optimum one above
     # the LP bound's ceiling) make every subset model as hard as the whole, and then the full model
     # with the incumbent as a start finds better covers sooner.
-    rows_deadline = time.perf_counter() + ROW_GENERATION_TIME_SHARE * max(0.0, deadline - time.perf_counter())
+    rows_budget_s = ROW_GENERATION_TIME_SHARE * max(0.0, deadline - time.perf_counter())
+    rows_deadline = time.perf_counter() + rows_budget_s
+    # A subset model that needs more than a quarter of the budget means the subsets have become as
+    # hard as the whole: stop there and leave the time to the whole model.
+    round_cap_s = max(1.0, 0.25 * rows_budget_s)
     while True:
         remaining = rows_deadline - time.perf_counter()
         if remaining <= 0.05:
@@ -750,7 +755,8 @@ def _lscp_row_generation(
                 col_cost=cs, col_lower=np.zeros(m), col_upper=np.ones(m), integer=np.ones(m, bool),
                 rows=sp.vstack([S, cut], format="csr"), row_lower=np.append(np.ones(S.shape[0]), -np.inf),
                 row_upper=np.append(np.full(S.shape[0], np.inf), cutoff()), maximize=False,
-                time_limit_s=remaining, mip_rel_gap=mip_rel_gap, progress=progress, what="LSCP (row subset)",
+                time_limit_s=min(remaining, round_cap_s), mip_rel_gap=mip_rel_gap, progress=progress,
+                what="LSCP (row subset)",
             )
         except InfeasibleError:
             lb = max(lb, ub)  # no cover of the subset is cheaper than the incumbent
