@@ -211,9 +211,10 @@ def cover_multipliers(
 
     Returns the best bound ``L(u)`` and its row prices ``u >= 0``. ``upper`` is the
     cost of a known cover (the Polyak step target). Much cheaper than the LP on
-    large instances (two sparse products per step instead of a simplex solve, 25 s
-    for 8,422 rows x 1,604 columns); the bound approaches the LP bound from below,
-    and the prices are good enough to pick the LP core for :func:`_core_cover`.
+    large instances (two sparse products per step; the LP of 8,422 rows x 1,604
+    columns takes 8 s by interior point, 26 s by dual simplex); the bound stays
+    below the LP bound (14.9 against 16.0 there), and the prices are good enough to
+    pick the core for ``coverage.siting.models._core_cover``.
     """
     csr = sp.csr_array(A, dtype=np.float64)
     csc = sp.csc_array(A, dtype=np.float64)

@@ -569,7 +569,7 @@ def solve_lscp(
 
 
 CORE_COLUMNS_PER_ROW = 6
-"""Core heuristic: for every row keep this many of its columns with the smallest LP reduced cost."""
+"""Core heuristic: for every row keep this many of its columns with the smallest reduced cost."""
 
 
 def _core_columns(A: sp.csr_array, reduced_cost: np.ndarray, per_row: int) -> np.ndarray:
@@ -1008,7 +1008,7 @@ def _cover_within(A: sp.csr_array, p: int, *, upper: int, time_limit_s: float) -
     """Columns covering every row of ``A`` with at most ``p`` of them, or ``None`` if none was found.
 
     Row prices from the set-covering Lagrangian (a few hundred subgradient steps;
-    the LP takes 25 s at 8,422 rows x 1,604 columns) pick the core, and HiGHS
+    the LP takes 8-26 s at 8,422 rows x 1,604 columns) pick the core, and HiGHS
     looks for a cover of at most ``p`` columns in it. ``upper`` is the size of a
     known cover (the greedy's).
     """
