@@ -374,6 +374,9 @@ def site_stations(
             boundaries, existing, proposal, demand, network=network, standard=standard, targets=targets,
             facility_types=facility_types, dispatch_min=dispatch_min, turnout_min=turnout_min,
             range_choice=range_choice, max_snap_m=max_snap_m, demand_max_snap_m=demand_max_snap_m,
+            # The model needs every site it chose: a site mostly overlapping existing stations still
+            # reaches people no other site does, so only "adds nothing" makes one redundant here.
+            max_overlap_share=1.0,
         )
     return SiteResult(sites=out, result=res, check=chk, n_candidates=int(cand_cols.size), n_existing=n_old,
                       summary=summary)

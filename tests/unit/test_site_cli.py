@@ -131,3 +131,25 @@ def test_objective_is_explained_in_planner_units(files: dict[str, Path], tmp_pat
     assert "meaning: worst response 5.0 min" in capsys.readouterr().out  # 300 s, as in the model table above
     assert _run(files, tmp_path / "l.csv", "--model", "lscp") == 0
     assert "meaning: 3 new sites, with the existing ones, cover every coverable person" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_demo_lscp_sites_are_not_called_redundant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # LSCP needs each site it picks (some reach only a few hundred people next to existing stations):
+    # the check beside the suggestion must not call such a site a duplicate of the existing stations.
+    from tests.helpers import REPO_ROOT
+
+    load_commands()
+    data = REPO_ROOT / "data"
+    code = run_app([
+        "--crs", "gcj02", "site", "--model", "lscp", "--drop-uncoverable",
+        "--existing", str(data / "facilities" / "demo_facilities_gcj02.csv"),
+        "--boundaries", str(data / "boundaries" / "demo_districts.geojson"),
+        "--network", str(data / "network" / "demo_county.osm"),
+        "--population", str(data / "population" / "demo_population.tif"),
+        "--standard", "ningbo-2025-ems", "--out", str(tmp_path / "lscp.csv"),
+    ])
+    out = capsys.readouterr().out
+    assert code in (0, 1), out
+    assert "16 proposed, 0 redundant" in out
+    assert "duplicates the existing stations" not in out
