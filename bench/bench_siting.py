@@ -22,13 +22,15 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _memory import peak_rss_mib  # noqa: E402
 
 SIDE_M = 30_000.0
 SPEED_KMH = 30.0
@@ -70,15 +72,6 @@ def dense_matrix(cand: np.ndarray, demand: np.ndarray) -> np.ndarray:
     return cdist(demand, cand) / _speed_mps()
 
 
-def _peak_rss_mib() -> float:
-    """Peak resident memory of this process (VmHWM), MiB; each of our runs has a process of its own."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return math.nan
-
-
 def run_ours(model: str, n_cand: int, n_demand: int, p: int = P, limit_s: float = OURS_LIMIT_S) -> dict[str, Any]:
     from coverage.siting import solve_lscp, solve_mclp, solve_p_median
 
@@ -99,7 +92,7 @@ def run_ours(model: str, n_cand: int, n_demand: int, p: int = P, limit_s: float 
     res = go()
     elapsed = time.perf_counter() - started
     return {"time_s": elapsed, "objective": res.objective, "status": res.status, "gap": res.mip_gap,
-            "peak_mib": _peak_rss_mib(), "uncoverable": int(res.uncoverable.size), "method": res.method}
+            "peak_mib": peak_rss_mib(), "uncoverable": int(res.uncoverable.size), "method": res.method}
 
 
 def ours_job(model: str, n_cand: int, n_demand: int, p: int, limit_s: float) -> dict[str, Any]:

@@ -103,16 +103,13 @@ def _nearest_case(label: str, net: Any, *, run_networkx: bool) -> dict[str, Any]
 _MATRIX_CHILD = r"""
 import json, sys, time
 sys.path.insert(0, {here!r}); sys.path.insert(0, {root!r})
+from _memory import peak_rss_mib as hwm_mb
 from _synth import road_grid, random_node_points
 from coverage.traveltime import TravelEngine
 net = road_grid(100_000, seed=0, with_lonlat=False)
 eng = TravelEngine(net)
 x, y = random_node_points(net, 1000, seed=8)
 src = eng.snap_xy(x, y)
-def hwm_mb():  # peak RSS of this process (VmHWM resets at exec, unlike ru_maxrss)
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
 base = hwm_mb()
 t0 = time.perf_counter()
 m = eng.matrix(src, cutoff=900.0)

@@ -603,7 +603,9 @@ def _core_cover(
     """
     from coverage.siting.heuristics import remove_redundant
 
-    reduced = np.asarray(c, dtype=np.float64) - sp.csc_array(A, dtype=np.float64).T @ np.maximum(u, 0.0)
+    c = np.asarray(c, dtype=np.float64)
+    csc = sp.csc_array(A, dtype=np.float64)
+    reduced = c - csc.T @ np.maximum(u, 0.0)
     core = _core_columns(A, reduced, CORE_COLUMNS_PER_ROW)
     m = core.size
     rows = sp.csr_array(A[:, core], dtype=np.float64)
@@ -621,7 +623,7 @@ def _core_cover(
         return None  # no cover within max_cost in the core, or none found in time
     logger.debug("core: %d of %d columns, cover %.6g (%s) in %.2f s", m, A.shape[1], out.objective, out.status, out.runtime_s)
     chosen = core[out.x > 0.5]
-    return remove_redundant(sp.csc_array(A), chosen, np.asarray(c, dtype=np.float64))
+    return remove_redundant(csc, chosen, c)
 
 
 ROW_GENERATION_MIN_ROWS = 400
@@ -646,7 +648,7 @@ def _lscp_row_generation(
 ) -> tuple[np.ndarray, str, float, dict[str, Any]]:
     """Exact LSCP on a reduced instance: LP bound, reduced-cost fixing, then row generation.
 
-    1. The LP relaxation (dual simplex) gives a lower bound and row prices
+    1. The LP relaxation (:func:`_lp_duals`) gives a lower bound and row prices
        ``u``; if the rounded-up bound reaches the greedy cover's cost, the
        greedy cover is optimal. Otherwise the LP core (:func:`_core_cover`)
        usually gives a better incumbent within seconds.
@@ -910,13 +912,15 @@ def solve_mclp(
         msg = f"`method` must be 'exact' or 'heuristic'; got {method!r}"
         raise ValueError(msg)
     known_bound = math.inf
+    swapped: np.ndarray | None = None
     if budget is None and reduce:
         shortcut = _mclp_shortcut(
             A_red, wr, p_new, start_cols, time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - started)),
         )
-        local, how, shortcut_bound = shortcut
-        known_bound = red.fixed_weight + shortcut_bound
-        if local is not None:
+        known_bound = red.fixed_weight + shortcut.bound
+        swapped = shortcut.incumbent
+        if shortcut.cols is not None:
+            local, how = shortcut.cols, shortcut.how
             selected = red.cols[local]
             objective = float(w[np.asarray(A[:, np.union1d(fixed_arr, selected)].sum(axis=1)).ravel() > 0].sum())
             return _finish(
@@ -926,8 +930,11 @@ def solve_mclp(
             )
     start = None
     if start_cols is not None and budget is None:
-        # Teitz-Bart swaps take a fraction of a second and give HiGHS a much better incumbent.
-        start_cols = swap_max_cover(A_red, wr, start_cols, time_limit_s=0.1 * time_limit_s)
+        # Teitz-Bart swaps take a fraction of a second and give HiGHS a much better incumbent
+        # (the shortcut, when it ran, already swapped from the same greedy start).
+        start_cols = swapped if swapped is not None else swap_max_cover(
+            A_red, wr, start_cols, time_limit_s=0.1 * time_limit_s
+        )
     if start_cols is not None:
         start = np.zeros(n_c + n_r)
         start[start_cols] = 1.0
@@ -948,10 +955,18 @@ def solve_mclp(
     )
 
 
+@dataclass(frozen=True)
+class _MclpShortcut:
+    cols: np.ndarray | None  # an optimal solution, or None when the MIP is needed
+    how: str
+    bound: float  # upper bound on the reduced instance's covered weight
+    incumbent: np.ndarray | None  # greedy + swaps from ``start_cols`` (None if not computed)
+
+
 def _mclp_shortcut(
     A: sp.csr_array, w: np.ndarray, p: int, start_cols: np.ndarray | None, *, time_limit_s: float
-) -> tuple[np.ndarray | None, str, float]:
-    """Cheap exact answers for a reduced MCLP: ``(columns, how, bound)``; columns ``None`` when the MIP is needed.
+) -> _MclpShortcut:
+    """Cheap exact answers for a reduced MCLP, with the best bound found either way.
 
     - If a cover with at most ``p`` columns is found (greedy, else the core for
       ``p`` near the greedy cover's size), every coverable point can be covered:
@@ -964,12 +979,12 @@ def _mclp_shortcut(
 
     cover = greedy_set_cover(A)
     if cover.size <= p:
-        return cover, "greedy cover (p suffices to cover all)", float(w.sum())
+        return _MclpShortcut(cover, "greedy cover (p suffices to cover all)", float(w.sum()), None)
     if cover.size <= math.ceil(MCLP_COVER_TRY_FACTOR * p):
         # p may still suffice to cover everything: look for such a cover in the core.
         cover = _cover_within(A, p, upper=cover.size, time_limit_s=0.4 * time_limit_s)
         if cover is not None:
-            return np.sort(cover), "core cover (p suffices to cover all)", float(w.sum())
+            return _MclpShortcut(np.sort(cover), "core cover (p suffices to cover all)", float(w.sum()), None)
     incumbent_cols = swap_max_cover(A, w, start_cols if start_cols is not None else greedy_max_cover(A, w, p))
     covered = np.asarray(A[:, incumbent_cols].sum(axis=1)).ravel() > 0
     value = float(w[covered].sum())
@@ -991,13 +1006,14 @@ def _mclp_shortcut(
         # Large model (or the LP ran out of time): the Lagrangian bound, a few hundred sparse products.
         bound = mclp_bound(A, w, p, incumbent=value, time_limit_s=0.15 * time_limit_s).bound
     if value >= bound - 1e-9 * max(1.0, abs(bound)):
-        return np.sort(incumbent_cols), "greedy+swap (bound reached)", bound
+        return _MclpShortcut(np.sort(incumbent_cols), "greedy+swap (bound reached)", bound, incumbent_cols)
     logger.debug("MCLP: incumbent %.9g, bound %.9g; solving the MIP", value, bound)
-    return None, "", bound
+    return _MclpShortcut(None, "", bound, incumbent_cols if start_cols is not None else None)
 
 
 MCLP_LP_MAX_NNZ = 400_000
-"""Above this many nonzeros the MCLP shortcut uses the Lagrangian bound instead of the LP."""
+"""Above this many nonzeros the MCLP shortcut uses the Lagrangian bound instead of the LP, and the MIP runs
+without presolve (which HiGHS cannot interrupt)."""
 
 
 MCLP_COVER_TRY_FACTOR = 1.3
