@@ -1048,145 +1048,15 @@ def evaluate_coverage(
 
 
 # ---------------------------------------------------------------------------
-# outputs
+# outputs: written by coverage.outputs (headers, precision, unreachable cells,
+# formula-safe spreadsheets); re-exported so existing imports keep working
 # ---------------------------------------------------------------------------
 
-_HEADERS_ZH = {
-    "district_id": "区县代码",
-    "district": "区县",
-    "district_class": "城乡类别",
-    "pop": "人口",
-    "pop_urban": "城市人口",
-    "pop_rural": "乡村人口",
-    "covered": "覆盖人口",
-    "uncovered": "未覆盖人口",
-    "covered_pct": "覆盖率",
-    "passes": "综合达标",
-    "unreached_pop": "不可达人口",
-    "mean_time_min": "人口加权平均时间(分钟)",
-    "p90_time_min": "90分位时间(分钟)",
-    "max_time_min": "最长时间(分钟)",
-    "mean_dist_km": "人口加权平均距离(公里)",
-    "p90_dist_km": "90分位距离(公里)",
-    "facilities": "机构数",
-}
-_SUFFIX_ZH = {
-    "_pop": "适用人口",
-    "_mean": "平均值",
-    "_share_pct": "达标人口比例",
-    "_pass": "是否达标",
-    "_pass_mean": "平均值是否达标",
-    "_test": "判定方法",
-    "_ratio": "比值",
-    "_count": "数量",
-    # resource totals and administrative-unit counts behind the ratio and count targets
-    "_ambulances": "救护车数",
-    "_beds": "床位数",
-    "_nurses": "护士数",
-    "_doctors": "医师数",
-    "_townships": "乡镇数",
-    "_streets": "街道数",
-}
-
-
-def bilingual_header(column: str) -> str:
-    """``"覆盖率 covered_pct"``-style header for a metrics column."""
-    if column in _HEADERS_ZH:
-        return f"{_HEADERS_ZH[column]} {column}"
-    for suffix, zh in sorted(_SUFFIX_ZH.items(), key=lambda kv: -len(kv[0])):
-        if column.endswith(suffix):
-            return f"{zh} {column}"
-    return column
-
-
-def for_file(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns with mixed bool/None/text values become text so every writer accepts them."""
-    out = frame.copy()
-    for col in out.columns:
-        if col == "geometry":
-            continue
-        series = out[col]
-        if series.dtype == object:
-            out[col] = series.map(lambda v: "n/a" if v is None else ("yes" if v is True else "no" if v is False else v))
-            if out[col].map(lambda v: isinstance(v, (int, float))).all():
-                out[col] = out[col].astype(float)
-            else:
-                out[col] = out[col].astype(str)
-        elif series.dtype == bool:
-            out[col] = series.map({True: "yes", False: "no"})
-    return out
-
-
-def write_coverage_outputs(result: CoverageResult, out_dir: str | Path) -> list[Path]:
-    """Write ``coverage.gpkg``, ``coverage.csv``, ``coverage.xlsx`` and ``summary.json`` into ``out_dir``.
-
-    All files are written into a temporary directory beside ``out_dir`` first
-    and then moved into place one by one with ``os.replace``, so a failed run
-    never leaves a half-written file over a good one.
-    """
-    import json
-    import os
-    import shutil
-    import tempfile
-
-    import pandas as pd
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".coverage-", dir=out))
-    written: list[Path] = []
-    try:
-        table = for_file(result.table())
-        gpkg = tmp / "coverage.gpkg"
-        layers = {
-            "districts": result.districts,
-            "gaps": result.gaps,
-            "demand_points": result.demand,
-            "worst_served": result.worst,
-            "facilities": result.facilities,
-        }
-        if result.isochrones is not None:
-            layers["isochrones"] = result.isochrones
-        for name, layer in layers.items():
-            frame = for_file(layer)
-            if len(frame) == 0 and name == "gaps":
-                frame = frame.astype({c: float for c in ("pop", "mean_time_min", "min_time_min", "area_km2")})
-            frame.to_file(gpkg, layer=name, driver="GPKG")
-        headers = [bilingual_header(c) for c in table.columns]
-        csv_frame = table.copy()
-        csv_frame.columns = headers
-        csv_frame.to_csv(tmp / "coverage.csv", index=False, encoding="utf-8-sig")
-        with pd.ExcelWriter(tmp / "coverage.xlsx", engine="openpyxl") as xls:
-            csv_frame.to_excel(xls, sheet_name="districts", index=False)
-            summary_rows = [(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v)
-                            for k, v in result.summary.items()]
-            pd.DataFrame(summary_rows, columns=["项目 item", "值 value"]).to_excel(xls, sheet_name="assumptions", index=False)
-            worst = for_file(pd.DataFrame(result.worst.drop(columns="geometry")))
-            worst["lon"] = result.worst.geometry.x.to_numpy()
-            worst["lat"] = result.worst.geometry.y.to_numpy()
-            worst.to_excel(xls, sheet_name="worst_served", index=False)
-        (tmp / "summary.json").write_text(
-            json.dumps({**result.summary, "total": _json_safe(result.total)}, ensure_ascii=False, indent=2),
-            encoding="utf-8",
-        )
-        for name in ("coverage.gpkg", "coverage.csv", "coverage.xlsx", "summary.json"):
-            with open(tmp / name, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp / name, out / name)
-            written.append(out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    logger.info("coverage outputs written to %s", out)
-    return written
-
-
-def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in values.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            out[k] = None if math.isnan(v) else "inf"
-        elif isinstance(v, (np.floating, np.integer)):
-            out[k] = v.item()
-        else:
-            out[k] = v
-    return out
+from coverage.outputs import (  # noqa: E402, F401
+    _HEADERS_ZH,
+    _SUFFIX_ZH,
+    _json_safe,
+    bilingual_header,
+    for_file,
+    write_coverage_outputs,
+)

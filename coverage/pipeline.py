@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from coverage import SYNTHETIC_LABEL, __version__
 from coverage._io import cache_key, file_sha256, write_text_atomic
 from coverage.config import CityConfig, CoverageRun, SitingRun, StationCheck
+from coverage.study import Study
 from coverage.errors import CoverageError
 
 if TYPE_CHECKING:
@@ -52,111 +53,6 @@ class CityRun:
     seconds: float = 0.0
 
 
-class _Inputs:
-    """Inputs loaded lazily: a fully cached re-run never reads the network."""
-
-    def __init__(self, config: CityConfig, out_dir: Path, progress: Callable[[str], Progress] | None) -> None:
-        self.config = config
-        self.out_dir = out_dir
-        self._progress = progress
-        self._boundaries: gpd.GeoDataFrame | None = None
-        self._facilities: gpd.GeoDataFrame | None = None
-        self._networks: dict[str, RoadNetwork] = {}
-        self._demand: gpd.GeoDataFrame | None = None
-        self.input_hashes = {str(p): file_sha256(p) for p in config.input_files()}
-
-    def progress(self, what: str) -> Progress | None:
-        return self._progress(what) if self._progress else None
-
-    @property
-    def boundaries(self) -> gpd.GeoDataFrame:
-        if self._boundaries is None:
-            from coverage.inputs.boundaries import read_boundaries
-
-            self._boundaries = read_boundaries(self.config.boundaries, name_col=self.config.district_column)
-            logger.info("boundaries: %d districts from %s", len(self._boundaries), self.config.boundaries)
-        return self._boundaries
-
-    @property
-    def facilities(self) -> gpd.GeoDataFrame:
-        if self._facilities is None:
-            import pandas as pd
-
-            from coverage.inputs.facilities import read_facilities
-
-            frames = []
-            for source in self.config.facilities:
-                frame = read_facilities(
-                    source.path,
-                    coord_system=source.crs,
-                    encoding=source.encoding,
-                    lon_col=source.lon_col,
-                    lat_col=source.lat_col,
-                    name_col=source.name_col,
-                    id_col=source.id_col,
-                    type_col=source.type_col,
-                    within=self.boundaries,
-                )
-                if source.type:
-                    frame["facility_type"] = source.type
-                logger.info("facilities: %d from %s (declared %s)", len(frame), source.path.name, source.crs)
-                frames.append(frame)
-            combined = pd.concat(frames, ignore_index=True)
-            if combined["facility_id"].duplicated().any():
-                # Ids are only unique within one file; prefix them with the file's position.
-                combined["facility_id"] = [
-                    f"{i}-{fid}" for i, frame in enumerate(frames) for fid in frame["facility_id"]
-                ]
-            self._facilities = combined.set_crs(frames[0].crs, allow_override=True)
-        return self._facilities
-
-    def network(self, mode: str) -> RoadNetwork:
-        if mode not in self._networks:
-            from coverage.networks import io as netio
-
-            source = self.config.network
-            if source.osm is not None:
-                net = netio.load_network(
-                    source.osm, mode=mode, speeds=source.speeds, ambulance=source.ambulance and mode == "drive",
-                    progress=self.progress(f"road network ({mode})"),
-                )
-            elif source.place is not None:
-                net = netio.network_from_place(source.place, mode=mode, speeds=source.speeds,
-                                               ambulance=source.ambulance and mode == "drive")
-            else:
-                kwargs: dict[str, Any] = {}
-                if source.boundary_margin_m is not None:
-                    kwargs["margin_m"] = source.boundary_margin_m
-                net = netio.network_from_boundary(self.boundaries, mode=mode, speeds=source.speeds,
-                                                  ambulance=source.ambulance and mode == "drive", **kwargs)
-            logger.info("network (%s): %d nodes, %d edges, %s", mode, net.n_nodes, net.n_edges, net.crs)
-            self._networks[mode] = net
-        return self._networks[mode]
-
-    @property
-    def demand(self) -> gpd.GeoDataFrame:
-        if self._demand is None:
-            from coverage import population
-
-            config = self.config
-            if config.population_table is not None:
-                self._demand = population.population_from_table(
-                    config.population_table, self.boundaries, base=config.population_base,
-                    raster_path=config.population_raster, aggregate=config.population_aggregate,
-                    progress=self.progress("population"),
-                )
-            elif config.population_raster is not None:
-                self._demand = population.population_points(
-                    config.population_raster, self.boundaries, aggregate=config.population_aggregate,
-                    progress=self.progress("population"),
-                )
-            else:
-                msg = f"{config.path}: [inputs] needs population_raster or population_table"
-                raise CoverageError(msg)
-            logger.info("demand: %d points, %.0f people", len(self._demand), float(self._demand["pop"].sum()))
-        return self._demand
-
-
 def _code_fingerprint() -> str:
     """Hash of the package's source, so a stage computed by older code is never reused."""
     import hashlib
@@ -167,8 +63,11 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _stage_key(inputs: _Inputs, name: str, settings: object) -> str:
-    return cache_key(name, sorted(inputs.input_hashes.items()), settings, __version__, _code_fingerprint())
+def _stage_key(inputs: Study, name: str, settings: object) -> str:
+    # Study-wide settings (population rule, snapping limits, network source) change every stage's numbers.
+    study_settings = [asdict(inputs.inputs), asdict(inputs.analysis), asdict(inputs.network_source)]
+    return cache_key(name, sorted(inputs.input_hashes.items()), settings, study_settings, __version__,
+                     _code_fingerprint())
 
 
 def _fresh(folder: Path, key: str, expected: list[str]) -> bool:
@@ -189,68 +88,24 @@ def _write_stamp(folder: Path, key: str, settings: object) -> None:
     )
 
 
-def _facility_subset(facilities: gpd.GeoDataFrame, types: tuple[str, ...]) -> gpd.GeoDataFrame:
-    if not types or "all" in types:
-        return facilities
-    subset = facilities[facilities["facility_type"].isin(types)]
-    if subset.empty:
-        found = ", ".join(sorted(facilities["facility_type"].unique()))
-        msg = f"no facility of type {', '.join(types)} in the inputs (types found: {found})"
-        raise CoverageError(msg)
-    return subset
-
-
-def _has_access_targets(standard_id: str) -> bool:
+def _has_access_targets(standard_id: str | None) -> bool:
     from coverage.standards import get_standard
 
+    if standard_id is None:  # explicit minutes / km targets
+        return True
     return bool(get_standard(standard_id).coverage_targets())
 
 
-def _coverage_mode(run: CoverageRun) -> str:
-    if run.mode:
-        return run.mode
-    from coverage.standards import get_standard
-
-    modes = {t.mode for t in get_standard(run.standard).coverage_targets()} - {"not_stated"}
-    return modes.pop() if len(modes) == 1 else "drive"
-
-
-def run_coverage_stage(inputs: _Inputs, run: CoverageRun, folder: Path) -> bool:
+def run_coverage_stage(inputs: Study, run: CoverageRun, folder: Path) -> bool:
     """Coverage for one standard into ``folder``; returns True when reused from a previous run."""
     settings = asdict(run)
     key = _stage_key(inputs, "coverage", settings)
     if _fresh(folder, key, ["coverage.gpkg", "coverage.csv", "summary.json"]):
         logger.info("coverage %s: inputs unchanged, reusing %s", run.standard, folder)
         return True
-    from coverage.isochrones import isochrones
-    from coverage.metrics import evaluate_coverage, write_coverage_outputs
-    from coverage.standards import get_standard
-    from coverage.traveltime import TravelEngine
+    from coverage.metrics import write_coverage_outputs
 
-    mode = _coverage_mode(run)
-    network = inputs.network(mode)
-    facilities = _facility_subset(inputs.facilities, run.facility_types)
-    kwargs: dict[str, Any] = {}
-    for name in ("dispatch_min", "turnout_min", "target_share"):
-        if getattr(run, name) is not None:
-            kwargs[name] = getattr(run, name)
-    result = evaluate_coverage(
-        inputs.boundaries, facilities, inputs.demand, network=network, standard=get_standard(run.standard),
-        facility_types=["all"], straight_line=run.straight_line,
-        progress=inputs.progress(f"coverage {run.standard}"), **kwargs,
-    )
-    if run.isochrones_minutes or run.isochrones_km:
-        time_engine = TravelEngine(network, metric="time") if run.isochrones_minutes else None
-        dist_engine = TravelEngine(network, metric="distance") if run.isochrones_km else None
-        engine = time_engine or dist_engine
-        assert engine is not None
-        snapped = engine.snap(facilities, id_column="facility_id")
-        result.isochrones = isochrones(
-            time_engine, dist_engine, snapped, minutes=run.isochrones_minutes, km=run.isochrones_km,
-            progress=inputs.progress(f"isochrones {run.standard}"),
-        )
-    result.summary["facility_types"] = list(run.facility_types) or ["all"]
-    result.summary["mode"] = mode
+    result = inputs.coverage(run)
     write_coverage_outputs(result, folder)
     _write_stamp(folder, key, settings)
     return False
@@ -278,11 +133,15 @@ def _coverage_section(run: CoverageRun, folder: Path, maps: list[tuple[str, str]
     from coverage.reports import Section, Table
     from coverage.standards import get_standard
 
-    standard = get_standard(run.standard)
+    standard = get_standard(run.standard) if run.standard else None
+    name = run_id(run)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     table = pd.read_csv(folder / "coverage.csv", encoding="utf-8-sig")
-    section = Section(title=f"{standard.title_zh} {standard.title_en} ({standard.id})")
-    section.paragraphs.append(standard.summary)
+    if standard is not None:
+        section = Section(title=f"{standard.title_zh} {standard.title_en} ({standard.id})")
+        section.paragraphs.append(standard.summary)
+    else:
+        section = Section(title=f"明确目标 Explicit targets ({name})")
     for target in summary.get("targets", []):
         if isinstance(target, dict):
             section.paragraphs.append(
@@ -293,8 +152,8 @@ def _coverage_section(run: CoverageRun, folder: Path, maps: list[tuple[str, str]
         if key in summary:
             section.paragraphs.append(f"{label}: {summary[key]}")
     section.paragraphs.append(f"设施类型 facility types: {', '.join(summary.get('facility_types', []))}")
-    section.tables.append(Table(f"{standard.id}: 分区覆盖 coverage per district", _key_columns(table, access=_has_access_targets(run.standard)),
-                                sheet_name=f"{run.standard}"[:28]))
+    section.tables.append(Table(f"{name}: 分区覆盖 coverage per district", _key_columns(table, access=_has_access_targets(run.standard)),
+                                sheet_name=f"{name}"[:28]))
     try:
         import pyogrio
 
@@ -309,67 +168,43 @@ def _coverage_section(run: CoverageRun, folder: Path, maps: list[tuple[str, str]
             "area_km2": "面积 area_km2", "mean_time_min": "平均时间 mean_time_min", "min_time_min": "最短时间 min_time_min",
         })
         section.tables.append(Table("覆盖缺口（按未覆盖人口排序）Coverage gaps ranked by uncovered population", ranked,
-                                    sheet_name=f"gaps {run.standard}"[:28]))
+                                    sheet_name=f"gaps {name}"[:28]))
     verdicts = [str(c) for c in table.columns if str(c).endswith(" passes") or str(c) == "passes"]
     if verdicts:
         values = table[verdicts[0]].astype(str)
         section.status = "fail" if (values == "no").any() else "pass" if (values == "yes").any() else None
-    section.citations = [f"{c.file}:{c.line} 「{c.quote}」" for c in standard.all_citations()]
+    section.citations = [f"{c.file}:{c.line} 「{c.quote}」" for c in standard.all_citations()] if standard else []
     section.links = [(path, label) for path, label in maps] + [(f"{folder.name}/coverage.xlsx", "coverage.xlsx")]
     if png:
-        section.images.append((png, f"{standard.id} map"))
+        section.images.append((png, f"{name} map"))
     return section
 
 
-def run_check_stage(inputs: _Inputs, check: StationCheck, folder: Path) -> bool:
+def run_check_stage(inputs: Study, check: StationCheck, folder: Path) -> bool:
     """Check the proposed stations into ``folder``; True when reused from a previous run."""
     settings = asdict(check)
     key = _stage_key(inputs, "check_stations", settings)
     if _fresh(folder, key, ["check_stations.csv", "check_stations.xlsx", "check_stations.gpkg"]):
         logger.info("check of proposed stations: inputs unchanged, reusing %s", folder)
         return True
-    from coverage.inputs.facilities import read_facilities
-    from coverage.standards import get_standard
-    from coverage.stations import check_stations, write_check_outputs
+    from coverage.stations import write_check_outputs
 
-    proposed = read_facilities(check.proposed, coord_system=check.proposed_crs, within=inputs.boundaries)
-    existing = _facility_subset(inputs.facilities, check.existing_types)
-    result = check_stations(
-        inputs.boundaries, existing, proposed, inputs.demand, network=inputs.network("drive"),
-        standard=get_standard(check.standard), facility_types=None,
-        dispatch_min=check.dispatch_min, turnout_min=check.turnout_min,
-        progress=inputs.progress("check of proposed stations"),
-    )
+    result = inputs.check_stations(check)
     write_check_outputs(result, folder)
     _write_stamp(folder, key, settings)
     return False
 
 
-def run_siting_stage(inputs: _Inputs, run: SitingRun, folder: Path) -> bool:
+def run_siting_stage(inputs: Study, run: SitingRun, folder: Path) -> bool:
     """One siting model into ``folder`` (suggested_sites.gpkg/.csv, siting.json); True when reused."""
     settings = asdict(run)
     key = _stage_key(inputs, "siting", settings)
     if _fresh(folder, key, ["suggested_sites.gpkg", "suggested_sites.csv", "siting.json"]):
         logger.info("siting %s: inputs unchanged, reusing %s", run.model, folder)
         return True
-    from coverage.inputs.facilities import read_facilities
-    from coverage.siting.run import site_stations, write_sites
-    from coverage.standards import get_standard
+    from coverage.siting.run import write_sites
 
-    targets = []
-    if run.standard is None:
-        from coverage.metrics import explicit_targets
-
-        targets = explicit_targets(minutes=[run.minutes] if run.minutes else [], km=[run.km] if run.km else [])
-    candidates = None if run.candidates == "network" else read_facilities(run.candidates, coord_system=inputs.config.point_crs)
-    result = site_stations(
-        inputs.boundaries, inputs.demand, network=inputs.network("drive"), model=run.model, p=run.p,
-        standard=get_standard(run.standard) if run.standard else None, targets=targets,
-        existing=_facility_subset(inputs.facilities, run.existing_types), candidates=candidates,
-        generate_candidates=run.candidates == "network", candidate_spacing_m=run.candidate_spacing_m,
-        busy_fraction=run.busy_fraction, time_limit_s=run.time_limit_s, drop_uncoverable=True,
-        progress=inputs.progress(f"siting {run.model}"),
-    )
+    result = inputs.site(run)
     write_sites(result, folder / "suggested_sites.gpkg")
     write_sites(result, folder / "suggested_sites.csv")
     solved = result.result
@@ -465,7 +300,7 @@ def _read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
     return gpd.read_file(path, layer=layer)
 
 
-def _make_maps(inputs: _Inputs, folder: Path, map_dir: Path, stem: str, extra: dict[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
+def _make_maps(inputs: Study, config: CityConfig, folder: Path, map_dir: Path, stem: str, extra: dict[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
     """Write the interactive, offline and PNG maps of one coverage stage into ``map_dir``.
 
     Returns the report's links (relative to ``map_dir``, which is the report's folder)
@@ -473,7 +308,6 @@ def _make_maps(inputs: _Inputs, folder: Path, map_dir: Path, stem: str, extra: d
     """
     from coverage.maps import build_map, layers_from_coverage_dir, save_map, save_png
 
-    config = inputs.config
     import dataclasses
 
     layers = dataclasses.replace(
@@ -504,25 +338,25 @@ def _make_maps(inputs: _Inputs, folder: Path, map_dir: Path, stem: str, extra: d
     return links, png
 
 
-def _method(inputs: _Inputs, reused: dict[str, bool]) -> list[tuple[str, str]]:
-    config = inputs.config
+def _method(inputs: Study, config: CityConfig, reused: dict[str, bool]) -> list[tuple[str, str]]:
     items = [
         ("数据 Data", "; ".join(f"{Path(p).name} (sha256 {h[:12]})" for p, h in inputs.input_hashes.items())),
         ("坐标 Coordinates", f"point inputs declared as {config.point_crs}; converted to WGS-84 (EPSG:4326) before any "
                             "analysis (GCJ-02 inverse by iteration, < 1 mm). Distances in the UTM zone of the network."),
         ("路网 Network", str(config.network.osm or config.network.place or f"boundaries + {config.network.boundary_margin_m} m")),
-        ("人口 Population", f"{config.population_raster or config.population_table} ({config.population_base} population)"),
+        *inputs.describe(),
         ("重用 Reused stages", ", ".join(k for k, v in reused.items() if v) or "none (all computed in this run)"),
+        ("软件 Software", f"facility-coverage {__version__}"),
     ]
-    for mode, net in inputs._networks.items():
-        meta = net.meta
-        items.append((f"路网 {mode}", f"{net.n_nodes} nodes, {net.n_edges} edges, CRS {net.crs}; "
-                                      f"source {meta.get('source', '?')}; nodes dropped outside the largest component: "
-                                      f"{meta.get('n_dropped_nodes', '?')}"))
-        if "speed_summary" in meta:
-            items.append((f"速度模型 Speed model ({mode})", str(meta["speed_summary"])))
-    items.append(("软件 Software", f"facility-coverage {__version__}"))
     return items
+
+
+def run_id(run: CoverageRun) -> str:
+    """A coverage run's name in folders and sheets: the standard id, else its explicit targets."""
+    if run.standard:
+        return run.standard
+    parts = [f"{m:g}min" for m in run.minutes] + [f"{k:g}km" for k in run.km]
+    return "targets_" + "_".join(parts)
 
 
 def run_city(
@@ -537,15 +371,15 @@ def run_city(
     started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    inputs = _Inputs(config, out, progress)
+    inputs = Study.from_config(config, progress=progress)
     result = CityRun(config=config, out_dir=out)
     sections: list[Section] = []
     # Maps sit beside report.html (maps/demo/*.html), so the report links them by file name.
     map_dir = out
     for run in config.coverage:
-        folder = out / f"coverage_{run.standard}"
-        result.stages[f"coverage {run.standard}"] = folder
-        result.reused[f"coverage {run.standard}"] = run_coverage_stage(inputs, run, folder)
+        folder = out / f"coverage_{run_id(run)}"
+        result.stages[f"coverage {run_id(run)}"] = folder
+        result.reused[f"coverage {run_id(run)}"] = run_coverage_stage(inputs, run, folder)
     station_layers: dict[str, gpd.GeoDataFrame] = {}
     check = config.check_stations
     if check is not None:
@@ -560,13 +394,13 @@ def run_city(
         if number == 1:
             station_layers["suggested"] = _read_layer(folder / "suggested_sites.gpkg", "sites")
     for run in config.coverage:
-        folder = result.stages[f"coverage {run.standard}"]
+        folder = result.stages[f"coverage {run_id(run)}"]
         links: list[tuple[str, str]] = []
         png = None
         if _has_access_targets(run.standard):  # a ratio-only standard has nothing to draw
             # proposed and suggested stations belong on the map of the standard they were checked against
             extra = station_layers if check is not None and run.standard == check.standard else {}
-            links, png = _make_maps(inputs, folder, map_dir, run.standard, extra)
+            links, png = _make_maps(inputs, config, folder, map_dir, run_id(run), extra)
         result.map_files.extend(out / link for link, _ in links)
         sections.append(_coverage_section(run, folder, links, png))
     if check is not None:
@@ -577,7 +411,7 @@ def run_city(
         title=f"{config.title} 医疗设施可达性评估 Health-facility access report",
         subtitle=f"Config {config.path.name}; standards: {', '.join(r.standard for r in config.coverage)}",
         sections=sections,
-        method=_method(inputs, result.reused),
+        method=_method(inputs, config, result.reused),
         synthetic_note=SYNTHETIC_LABEL if config.synthetic else None,
     )
     result.report_files = write_report(report, out)

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from coverage.networks.model import RoadNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -741,7 +740,6 @@ def population_from_table(
     *,
     base: str = "resident",
     raster_path: str | Path | None = None,
-    network: RoadNetwork | None = None,
     grid_spacing_m: float = 250.0,
     aggregate: int = 1,
     urban_rule: str | None = None,
@@ -751,10 +749,13 @@ def population_from_table(
 ) -> gpd.GeoDataFrame:
     """Demand points whose district totals equal a population table.
 
-    Each district's table population is spread over, in order of preference:
-    the raster's pattern inside the district (``raster_path``), else the road
-    network's nodes inside it (``network``, equal shares), else a regular grid
-    of ``grid_spacing_m`` cells inside it (equal shares). With an urban/rural
+    One rule (documented in :mod:`coverage.study`): each district's table
+    population is spread over the raster's pattern inside the district
+    (``raster_path``), else evenly over the centres of a regular grid of
+    ``grid_spacing_m`` cells inside it. The grid does not depend on the road
+    network or the travel mode, so every command and standard sees the same
+    people; spreading over network nodes would put everyone on a road and
+    inflate coverage. With an urban/rural
     split in the table, the urban and rural parts are spread separately over
     the urban- and rural-labelled points. The method used per district is in
     ``attrs["population"]["method_by_district"]`` and the ``method`` text.
@@ -791,11 +792,6 @@ def population_from_table(
         grids.extend(raster_pts.attrs["population"]["grids"])
     metric_crs = choose_metric_crs(boundaries)
     bnd_m = boundaries.to_crs(metric_crs)
-    node_pts = None
-    if network is not None and raster_pts is None:
-        node_pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(network.lon, network.lat), crs="EPSG:4326")
-        joined = gpd.sjoin(node_pts, boundaries[["district_id", "geometry"]], predicate="within", how="inner")
-        node_groups = joined.groupby("district_id").groups
     grid_index = -1
     for j in range(len(boundaries)):
         did = str(boundaries["district_id"].iloc[j])
@@ -808,29 +804,6 @@ def population_from_table(
                 method_by_district[did] = "raster pattern"
             else:
                 notes.append(f"{name}: the raster has no population inside; spread uniformly on a grid")
-        if sub is None and node_pts is not None:
-            idx = node_groups.get(did)
-            if idx is not None and len(idx):
-                geo = node_pts.geometry.loc[idx]
-                sub = gpd.GeoDataFrame(
-                    {
-                        "district_id": did,
-                        "district": name,
-                        "pop": 1.0,
-                        "density_per_km2": np.nan,
-                        "cell_fraction": 1.0,
-                        "grid": -1,
-                        "cell_row": -1,
-                        "cell_col": -1,
-                    },
-                    geometry=geo.to_numpy(),
-                    crs="EPSG:4326",
-                    # all other columns are scalars: pandas needs the length from an explicit index
-                    index=pd.RangeIndex(len(geo)),
-                )
-                method_by_district[did] = "network nodes (uniform)"
-            else:
-                notes.append(f"{name}: no network node inside; spread uniformly on a grid")
         if sub is None:
             if grid_index < 0:
                 from affine import Affine

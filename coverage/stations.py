@@ -298,6 +298,7 @@ def check_stations(
     demand_max_snap_m: float = DEFAULT_DEMAND_MAX_SNAP_M,
     min_gain_pop: float = DEFAULT_MIN_GAIN_POP,
     max_overlap_share: float = DEFAULT_MAX_OVERLAP_SHARE,
+    strict: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> StationCheck:
     """Coverage before and after adding ``proposed`` stations, and what each one adds.
@@ -312,8 +313,12 @@ def check_stations(
         else all). None or empty: no existing stations.
     proposed
         Proposed stations (:func:`read_facilities`); all of them count. A
-        proposed station farther than ``max_snap_m`` from the network raises
-        :class:`SnapError` naming it.
+        proposed station farther than ``max_snap_m`` from the network is
+        listed as "not evaluated" with its distance to the nearest road and
+        the fix, and the rest is evaluated (one bad coordinate must not cost
+        the planner the whole check); with ``strict`` it raises
+        :class:`SnapError` naming it, as does a proposal none of whose
+        stations is on the network.
     demand
         Demand points from :mod:`coverage.population` (``pop``,
         ``district_id``, ``area_type``).
@@ -373,6 +378,8 @@ def check_stations(
     if clash:
         prop["facility_id"] = "P-" + prop["facility_id"]
         logger.info("proposed ids %s also name existing facilities: prefixed with 'P-'", clash[:5])
+
+    prop, not_evaluated = _split_off_network(prop, network, max_snap_m=max_snap_m, strict=strict)
 
     demand = demand.reset_index(drop=True).copy()
     if "point_id" not in demand.columns:
@@ -469,6 +476,10 @@ def check_stations(
     station_frame = gpd.GeoDataFrame(
         pd.concat([gains, prop[keep].reset_index(drop=True)], axis=1), geometry=prop.geometry.to_numpy(), crs=prop.crs
     ).to_crs("EPSG:4326")
+    station_frame["status"] = "evaluated 已评估"
+    if len(not_evaluated):
+        station_frame = gpd.GeoDataFrame(pd.concat([station_frame, not_evaluated.to_crs("EPSG:4326")],
+                                                   ignore_index=True), geometry="geometry", crs="EPSG:4326")
     station_frame["lon"] = station_frame.geometry.x
     station_frame["lat"] = station_frame.geometry.y
 
@@ -482,6 +493,7 @@ def check_stations(
         "existing_types": type_text,
         "proposed_stations": len(prop),
         "redundant_stations": int(gains["redundant"].sum()),
+        "not_evaluated_stations": len(not_evaluated),
         "covered_before": float(pop[cov0].sum()),
         "covered_after": float(pop[cov_full].sum()),
         "min_gain_pop": min_gain_pop,
@@ -502,6 +514,39 @@ def check_stations(
     return StationCheck(before=before, after=after, districts=districts, stations=station_frame,
                         existing=used.to_crs("EPSG:4326") if len(used) else used, passed=not failing,
                         failing=failing, summary=summary)
+
+
+def _split_off_network(
+    prop: gpd.GeoDataFrame, network: RoadNetwork, *, max_snap_m: float, strict: bool
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Proposed stations on the network, and those farther than ``max_snap_m`` as "not evaluated" rows."""
+    from coverage.traveltime import TravelEngine
+
+    engine = TravelEngine(network, metric="time", max_snap_m=max_snap_m)
+    on = np.asarray(engine.snap(prop, id_column="facility_id").on_network, dtype=bool)
+    if on.all():
+        return prop, prop.iloc[:0]
+    off = prop[~on].reset_index(drop=True)
+    # The distance to the nearest road tells the planner whether it is a typo or a CRS mix-up.
+    nearest_m = engine.snap(off, id_column="facility_id", max_snap_m=1e9).connector_m
+    names = [f"{n} ({i}, {d:,.0f} m)" for n, i, d in zip(off["name"], off["facility_id"], nearest_m, strict=True)]
+    fix = ("check their coordinates and coordinate system (--crs / --proposed-crs gcj02?) or raise --max-snap-m")
+    if strict or on.sum() == 0:
+        msg = (f"{len(off)} proposed station(s) lie farther than {max_snap_m:g} m from the road network and could "
+               f"serve nobody: {', '.join(names[:10])}; {fix}")
+        raise SnapError(msg)
+    logger.warning("%d proposed station(s) not evaluated: farther than %g m from the road network: %s; %s",
+                   len(off), max_snap_m, ", ".join(names[:10]), fix)
+    rows = off[["facility_id", "name", "geometry"]].copy()
+    rows["facility_id"] = rows["facility_id"].astype(str)
+    rows["status"] = "not evaluated 未评估"
+    rows["nearest_road_m"] = np.round(nearest_m, 0)
+    rows["redundant"] = False
+    rows["redundant_reason"] = [
+        f"not evaluated: {d:,.0f} m from the nearest road (limit {max_snap_m:g} m); check the coordinates and "
+        f"their coordinate system, or raise max_snap_m" for d in nearest_m
+    ]
+    return prop[on].reset_index(drop=True), rows
 
 
 def _without_each(
@@ -526,91 +571,7 @@ def _without_each(
 
 
 # ---------------------------------------------------------------------------
-# outputs
+# outputs: written by coverage.outputs; re-exported so existing imports keep working
 # ---------------------------------------------------------------------------
 
-_STATION_HEADERS_ZH = {
-    "facility_id": "编号",
-    "own_covered": "自身覆盖人口",
-    "overlap_share": "与现有站重叠比例",
-    "name": "名称",
-    "covered_gain": "新增覆盖人口",
-    "reached_gain": "新增可达人口",
-    "person_min_saved": "节省人·分钟",
-    "mean_min_saved": "平均时间缩短(分钟)",
-    "unique_covered_gain": "独有覆盖人口",
-    "unique_person_min_saved": "独有节省人·分钟",
-    "redundant": "是否冗余",
-    "redundant_reason": "冗余原因",
-    "lon": "经度",
-    "lat": "纬度",
-    "pass_before": "现状是否达标",
-    "pass_after": "规划后是否达标",
-    "covered_gain_district": "新增覆盖人口",
-}
-
-
-def _header(column: str) -> str:
-    from coverage.metrics import bilingual_header
-
-    if column in _STATION_HEADERS_ZH:
-        return f"{_STATION_HEADERS_ZH[column]} {column}"
-    for suffix, zh in (("_before", "现状"), ("_after", "规划后")):
-        if column.endswith(suffix):
-            inner = bilingual_header(column[: -len(suffix)])
-            if inner != column[: -len(suffix)]:
-                zh_part, _, _ = inner.partition(" ")
-                return f"{zh}{zh_part} {column}"
-            return f"{zh} {column}"
-    if column == "covered_gain":
-        return f"新增覆盖人口 {column}"
-    return bilingual_header(column)
-
-
-def _text_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    from coverage.metrics import for_file
-
-    return for_file(frame)
-
-
-def write_check_outputs(check: StationCheck, out_dir: str | Path) -> list[Path]:
-    """Write ``check_stations.csv`` (districts before/after), ``.xlsx`` (districts, stations,
-    assumptions) and ``.gpkg`` (districts after, proposed, existing) into ``out_dir``, each atomically."""
-    import json
-
-    import pandas as pd
-
-    from coverage._io import temp_output_path
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    table = _text_safe(check.districts)
-    table.columns = [_header(c) for c in table.columns]
-    stations = _text_safe(pd.DataFrame(check.stations.drop(columns="geometry")))
-    stations.columns = [_header(c) for c in stations.columns]
-    with temp_output_path(out / "check_stations.csv") as tmp:
-        table.to_csv(tmp, index=False, encoding="utf-8-sig")
-    written.append(out / "check_stations.csv")
-    with temp_output_path(out / "check_stations.xlsx") as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xls:
-            table.to_excel(xls, sheet_name="districts", index=False)
-            stations.to_excel(xls, sheet_name="proposed_stations", index=False)
-            rows = [(k, json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (list, dict)) else v)
-                    for k, v in check.summary.items()]
-            pd.DataFrame(rows, columns=["项目 item", "值 value"]).to_excel(xls, sheet_name="assumptions", index=False)
-    written.append(out / "check_stations.xlsx")
-    with temp_output_path(out / "check_stations.gpkg") as tmp:
-        before_cols = check.districts.set_index("district_id")
-        districts = check.after.districts.copy()
-        for col in ("covered_before", "covered_pct_before", "mean_time_min_before", "p90_time_min_before",
-                    "pass_before", "pass_after", "covered_gain"):
-            districts[col] = districts["district_id"].map(before_cols[col]).to_numpy()
-        _text_safe(districts).to_file(tmp, layer="districts", driver="GPKG")
-        _text_safe(check.stations).to_file(tmp, layer="proposed", driver="GPKG")
-        if len(check.existing):
-            _text_safe(check.existing).to_file(tmp, layer="existing", driver="GPKG")
-    written.append(out / "check_stations.gpkg")
-    logger.info("check-stations outputs written to %s", out)
-    return written
-
+from coverage.outputs import _STATION_HEADERS_ZH, _header, _text_safe, write_check_outputs  # noqa: E402, F401

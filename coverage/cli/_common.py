@@ -1,4 +1,4 @@
-"""Helpers shared by CLI commands: number lists, the network loader seam, demand loading, cell formatting."""
+"""Helpers shared by CLI commands: number lists, the network loader seam, the study from options, cell formatting."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 from coverage.cli._app import info, progress
 
 if TYPE_CHECKING:
-    import geopandas as gpd
-
     from coverage.networks.model import RoadNetwork
+    from coverage.study import Study
 
 
 def floats(text: str | None, option: str) -> list[float]:
@@ -41,37 +40,29 @@ def load_network(path: Path, *, mode: str) -> RoadNetwork:
         return _load(path, mode=mode, progress=update)
 
 
-def load_demand(
-    boundaries: gpd.GeoDataFrame,
-    *,
-    population: Path | None,
-    population_table: Path | None,
-    population_base: str = "resident",
-    network: RoadNetwork | None = None,
-    aggregate: int = 1,
-    grid_spacing_m: float = 250.0,
-) -> gpd.GeoDataFrame:
-    """Demand points from a population raster and/or a district table (as ``fcov coverage`` makes them)."""
-    from coverage.errors import PopulationError
-    from coverage.population import population_from_table, population_points
+GRID_HELP = ("Grid spacing (m) for spreading a --population-table without a raster: each district's total is "
+             "spread evenly over the grid cells inside it (with a raster, over the raster's pattern).")
+POPULATION_TABLE_HELP = ("CSV: district, population (optional urban/rural split); spread over --population's pattern "
+                         "when given, else evenly over a --grid-m grid.")
 
-    if population is None and population_table is None:
-        msg = "give the population: --population RASTER and/or --population-table CSV"
-        raise PopulationError(msg)
-    if aggregate < 1:
-        msg = f"--aggregate must be >= 1 raster cells, got {aggregate}"
-        raise PopulationError(msg)
-    with progress("population") as update:
-        if population_table is not None:
-            demand = population_from_table(
-                population_table, boundaries, base=population_base, raster_path=population, network=network,
-                grid_spacing_m=grid_spacing_m, aggregate=aggregate, progress=update,
-            )
-        else:
-            assert population is not None
-            demand = population_points(population, boundaries, aggregate=aggregate, progress=update)
-    info(f"population: {demand.attrs['population']['method']}, {demand['pop'].sum():,.0f} people, {len(demand)} points")
-    return demand
+
+def split_types(text: str | None) -> tuple[str, ...]:
+    """Facility types from a comma-separated option (empty: the standard's default)."""
+    return tuple(t.strip() for t in text.replace("，", ",").split(",") if t.strip()) if text else ()
+
+
+def cli_study(**options: Any) -> Study:
+    """The study a command works on, from its options; networks come through :func:`load_network` (a test seam)."""
+    from coverage.study import Study
+
+    return Study.from_options(network_loader=lambda path, mode: load_network(path, mode=mode), **options)
+
+
+def report_population(study: Study) -> None:
+    """Print how the demand points were made (every run says it)."""
+    meta = study.demand.attrs.get("population", {})
+    info(f"population: {meta.get('rule', meta.get('method', ''))}; {study.demand['pop'].sum():,.0f} people, "
+         f"{len(study.demand)} demand points")
 
 
 def fmt(value: Any, digits: int = 1) -> str:

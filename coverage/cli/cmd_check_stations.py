@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from coverage.cli import _common
-from coverage.cli._app import app, point_crs, progress, stdout
+from coverage.cli._app import app, point_crs, progress_tasks, stdout
 from coverage.cli._common import fmt
+from coverage.config import Analysis, Inputs, default
+from coverage.config import StationCheck as StationCheckRun
 
 if TYPE_CHECKING:
     from coverage.stations import StationCheck
@@ -37,6 +39,9 @@ def print_check(check: StationCheck, out: Path | None) -> None:
                   "平均缩短 mean min", "冗余 redundant"):
         st.add_column(title, justify="left" if title.startswith("站点") or title.startswith("冗余") else "right")
     for _, row in check.stations.iterrows():
+        if str(row.get("status", "")).startswith("not evaluated"):
+            st.add_row(f"{row['name']} ({row['facility_id']})", "-", "-", "-", "-", "-", "[yellow]not evaluated[/]")
+            continue
         verdict = "[red]yes[/]" if row["redundant"] else "[green]no[/]"
         st.add_row(
             f"{row['name']} ({row['facility_id']})", fmt(row["covered_gain"], 0), fmt(row["unique_covered_gain"], 0),
@@ -56,8 +61,11 @@ def print_check(check: StationCheck, out: Path | None) -> None:
         lines.append(f"target {t.key}: {t.label or t.threshold_display} [{t.statistic}] {t.source}{quote}")
     for t in check.after.count_targets:
         lines.append(f"count {t.key}: {t.label} (district column `{t.unit_column}`) {t.source}")
-    for _, row in check.stations[check.stations["redundant"]].iterrows():
+    for _, row in check.stations[check.stations["redundant"].astype(bool)].iterrows():
         lines.append(f"redundant: {row['name']} ({row['facility_id']}): {row['redundant_reason']}")
+    if "status" in check.stations:
+        for _, row in check.stations[check.stations["status"].astype(str).str.startswith("not evaluated")].iterrows():
+            lines.append(f"not evaluated: {row['name']} ({row['facility_id']}): {row['redundant_reason']}")
     lines.extend(f"note: {n}" for n in s.get("notes", []))
     lines.extend(f"rule: {r}" for r in s.get("gain_rules", []))
     lines.append("result: every district passes after the proposal" if check.passed else
@@ -77,12 +85,19 @@ def check_stations_command(
     out: Annotated[Path, typer.Option("--out", help="Output directory (check_stations.csv/.xlsx/.gpkg).")],
     population: Annotated[Path | None, typer.Option("--population", help="Population-count raster (GeoTIFF).")] = None,
     population_table: Annotated[
-        Path | None, typer.Option("--population-table", help="CSV: district, population (optional urban/rural split).")
+        Path | None, typer.Option("--population-table", help=_common.POPULATION_TABLE_HELP)
     ] = None,
     population_base: Annotated[
         str, typer.Option("--population-base", help="resident (常住) or registered (户籍) population from the table.")
     ] = "resident",
     aggregate: Annotated[int, typer.Option("--aggregate", help="Sum N x N raster cells into one demand point.")] = 1,
+    grid_spacing_m: Annotated[float, typer.Option("--grid-m", help=_common.GRID_HELP)] = default(Inputs, "grid_m"),
+    urban_areas: Annotated[
+        Path | None, typer.Option("--urban-areas", help="Polygons of urban areas; points inside are urban.")
+    ] = None,
+    urban_density: Annotated[
+        float | None, typer.Option("--urban-density", help="Label points urban at >= this many people/km².")
+    ] = None,
     standard: Annotated[str | None, typer.Option("--standard", help="Standard id (fcov standards list).")] = None,
     minutes: Annotated[str | None, typer.Option("--minutes", help="Explicit time thresholds, e.g. 11,15.")] = None,
     km: Annotated[str | None, typer.Option("--km", help="Explicit distance thresholds, e.g. 3.5.")] = None,
@@ -97,16 +112,27 @@ def check_stations_command(
     ] = None,
     target_share: Annotated[
         float, typer.Option("--target-share", help="Share of people that must be within a maximum target (0-1].")
-    ] = 1.0,
+    ] = default(StationCheckRun, "target_share"),
     range_choice: Annotated[str, typer.Option("--range", help="Which end of a ranged target to use: low or high.")] = "high",
     max_overlap: Annotated[
         float, typer.Option("--max-overlap", help="Redundant when this share of a station's covered people is already covered.")
-    ] = 0.9,
-    max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Stations and sites farther from a road are off-network (m).")] = 500.0,
+    ] = default(StationCheckRun, "max_overlap"),
+    max_snap_m: Annotated[
+        float, typer.Option("--max-snap-m", help="Stations farther from a road are off-network (m); a proposed one is "
+                                                 "listed as not evaluated.")
+    ] = default(Analysis, "max_snap_m"),
     demand_max_snap_m: Annotated[
         float, typer.Option("--demand-max-snap-m", help="Demand points farther from a road than this (m) are unreachable.")
-    ] = 2000.0,
-    mode: Annotated[str, typer.Option("--mode", help="Travel mode of the network: drive or walk.")] = "drive",
+    ] = default(Analysis, "demand_max_snap_m"),
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A proposed station off the road network is an error (exit 2), not 'not evaluated'.")
+    ] = False,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="Travel mode: drive or walk (default: the standard's mode, else drive).")
+    ] = None,
+    type_rules: Annotated[
+        Path | None, typer.Option("--type-rules", help="TOML file of facility-type rules (docs/facility_types.md).")
+    ] = None,
     crs: Annotated[str | None, typer.Option("--crs", help="Coordinate system of the existing points (default: global --crs).")] = None,
     proposed_crs: Annotated[
         str | None, typer.Option("--proposed-crs", help="Coordinate system of the proposed points (default: as existing).")
@@ -117,40 +143,37 @@ def check_stations_command(
     Exit code 0 when every district passes after the proposal, 1 when any fails, 2 for bad input.
     """
     from coverage.errors import CoverageError, TargetNotMet
-    from coverage.inputs.boundaries import read_boundaries
-    from coverage.inputs.facilities import read_facilities
-    from coverage.metrics import explicit_targets
-    from coverage.standards import get_standard
-    from coverage.stations import check_stations, write_check_outputs
+    from coverage.stations import write_check_outputs
 
-    if mode not in ("drive", "walk"):
+    if mode is not None and mode not in ("drive", "walk"):
         msg = f"--mode must be drive or walk, got {mode!r}"
         raise CoverageError(msg)
     if range_choice not in ("low", "high"):
         msg = f"--range must be low or high, got {range_choice!r}"
         raise CoverageError(msg)
-    std = get_standard(standard) if standard else None
-    targets = explicit_targets(minutes=_common.floats(minutes, "--minutes"), km=_common.floats(km, "--km"))
-    if std is None and not targets:
+    run = StationCheckRun(
+        proposed=proposed, standard=standard, minutes=tuple(_common.floats(minutes, "--minutes")),
+        km=tuple(_common.floats(km, "--km")), proposed_crs=proposed_crs or point_crs(crs),
+        existing_types=_common.split_types(facility_type), mode=mode, dispatch_min=dispatch_min,
+        turnout_min=turnout_min, target_share=target_share, range=range_choice, max_overlap=max_overlap,
+        strict=strict,
+    )
+    if run.standard is None and not run.minutes and not run.km:
         msg = "give --standard ID or explicit --minutes / --km thresholds"
         raise CoverageError(msg)
     if population is None and population_table is None:
         msg = "give the population: --population RASTER and/or --population-table CSV"
         raise CoverageError(msg)
-    types = [t.strip() for t in facility_type.split(",") if t.strip()] if facility_type else None
-
-    bnd = read_boundaries(boundaries)
-    old = read_facilities(existing, coord_system=point_crs(crs), within=bnd)
-    new = read_facilities(proposed, coord_system=proposed_crs or point_crs(crs), within=bnd)
-    net = _common.load_network(network, mode=mode)
-    demand = _common.load_demand(bnd, population=population, population_table=population_table,
-                                 population_base=population_base, network=net, aggregate=aggregate)
-    with progress("station costs") as update:
-        check = check_stations(
-            bnd, old, new, demand, network=net, standard=std, targets=targets, facility_types=types,
-            dispatch_min=dispatch_min, turnout_min=turnout_min, target_share=target_share, range_choice=range_choice,
-            max_snap_m=max_snap_m, demand_max_snap_m=demand_max_snap_m, max_overlap_share=max_overlap, progress=update,
-        )
+    study = _common.cli_study(
+        boundaries=boundaries, facilities=[existing], point_crs=point_crs(crs), network=network,
+        population=population, population_table=population_table, population_base=population_base,
+        aggregate=aggregate, grid_m=grid_spacing_m, urban_areas=urban_areas, urban_density=urban_density,
+        type_rules=type_rules, max_snap_m=max_snap_m, demand_max_snap_m=demand_max_snap_m,
+    )
+    with progress_tasks() as make_progress:
+        study.set_progress(make_progress)
+        check = study.check_stations(run)
+    _common.report_population(study)
     write_check_outputs(check, out)
     print_check(check, out)
     if not check.passed:

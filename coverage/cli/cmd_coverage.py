@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coverage.cli._app import app, info, point_crs, progress, stdout
+from coverage.cli._app import app, point_crs, progress_tasks, stdout
+from coverage.cli._common import GRID_HELP, POPULATION_TABLE_HELP, cli_study, report_population, split_types
 from coverage.cli._common import floats as _floats
 from coverage.cli._common import fmt as _fmt
-from coverage.cli._common import load_network as _load_network
+from coverage.config import Analysis, CoverageRun, Inputs, default
 
 if TYPE_CHECKING:
     from coverage.metrics import CoverageResult
@@ -73,7 +74,7 @@ def coverage_command(
     ] = None,
     population: Annotated[Path | None, typer.Option("--population", help="Population-count raster (GeoTIFF).")] = None,
     population_table: Annotated[
-        Path | None, typer.Option("--population-table", help="CSV: district, population (optional urban/rural split).")
+        Path | None, typer.Option("--population-table", help=POPULATION_TABLE_HELP)
     ] = None,
     population_base: Annotated[
         str, typer.Option("--population-base", help="resident (常住) or registered (户籍) population from the table.")
@@ -84,15 +85,18 @@ def coverage_command(
     ] = None,
     urban_density: Annotated[
         float | None,
-        typer.Option("--urban-density", help="Label cells urban at >= this many people/km² (default rule 1500)."),
+        typer.Option("--urban-density", help="Label points urban at >= this many people/km² (default: the boundaries' "
+                                             "area_type column, else 1500)."),
     ] = None,
     standard: Annotated[str | None, typer.Option("--standard", help="Standard id (fcov standards list).")] = None,
     minutes: Annotated[str | None, typer.Option("--minutes", help="Explicit time thresholds, e.g. 11,15.")] = None,
     km: Annotated[str | None, typer.Option("--km", help="Explicit distance thresholds, e.g. 3.5.")] = None,
-    mode: Annotated[str, typer.Option("--mode", help="Travel mode of the network: drive or walk.")] = "drive",
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="Travel mode: drive or walk (default: the standard's mode, else drive).")
+    ] = None,
     target_share: Annotated[
         float, typer.Option("--target-share", help="Share of people that must be within a maximum target (0-1].")
-    ] = 1.0,
+    ] = default(CoverageRun, "target_share"),
     facility_type: Annotated[
         str | None,
         typer.Option("--facility-type", help="Facility types that count, e.g. ems,hospital, or 'all' (default: ems for emergency standards, else all)."),
@@ -109,86 +113,58 @@ def coverage_command(
     range_choice: Annotated[
         str, typer.Option("--range", help="Which end of a ranged target to use (e.g. 8-10 km): low or high.")
     ] = "high",
-    worst: Annotated[int, typer.Option("--worst", help="How many worst-served places to list.")] = 20,
-    max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Facilities farther from a road are off-network (m).")] = 500.0,
+    worst: Annotated[int, typer.Option("--worst", help="How many worst-served places to list.")] = default(CoverageRun, "worst"),
+    max_snap_m: Annotated[
+        float, typer.Option("--max-snap-m", help="Facilities farther from a road are off-network (m).")
+    ] = default(Analysis, "max_snap_m"),
     demand_max_snap_m: Annotated[
         float, typer.Option("--demand-max-snap-m", help="Demand points farther from a road than this (m) are unreachable.")
-    ] = 2000.0,
+    ] = default(Analysis, "demand_max_snap_m"),
     grid_spacing_m: Annotated[
-        float, typer.Option("--grid-m", help="Grid spacing for spreading a table without a raster (m).")
-    ] = 250.0,
+        float, typer.Option("--grid-m", help=GRID_HELP)
+    ] = default(Inputs, "grid_m"),
+    isochrones_minutes: Annotated[
+        str | None, typer.Option("--isochrones-minutes", help="Also draw time isochrones (min), e.g. 11,15.")
+    ] = None,
+    isochrones_km: Annotated[
+        str | None, typer.Option("--isochrones-km", help="Also draw network-distance isochrones (km), e.g. 3.5.")
+    ] = None,
+    type_rules: Annotated[
+        Path | None, typer.Option("--type-rules", help="TOML file of facility-type rules (docs/facility_types.md).")
+    ] = None,
     crs: Annotated[
         str | None, typer.Option("--crs", help="Coordinate system of the facility points (default: global --crs).")
     ] = None,
 ) -> None:
     """Population-weighted access per district, pass/fail per target, and coverage gaps."""
-    from coverage.errors import CoverageError, PopulationError
-    from coverage.inputs.boundaries import read_boundaries
-    from coverage.inputs.facilities import read_facilities
-    from coverage.metrics import evaluate_coverage, explicit_targets, write_coverage_outputs
-    from coverage.population import population_from_table, population_points
-    from coverage.standards import get_standard
+    from coverage.errors import CoverageError
+    from coverage.metrics import write_coverage_outputs
 
-    if mode not in ("drive", "walk"):
+    if mode is not None and mode not in ("drive", "walk"):
         msg = f"--mode must be drive or walk, got {mode!r}"
         raise CoverageError(msg)
     if range_choice not in ("low", "high"):
         msg = f"--range must be low or high, got {range_choice!r}"
         raise CoverageError(msg)
-    if population is None and population_table is None:
-        msg = "give the population: --population RASTER and/or --population-table CSV"
-        raise PopulationError(msg)
-    if population is not None and population_table is None and population_base != "resident":
-        msg = (
-            "a population raster estimates residents (常住); for registered (户籍) population give "
-            "--population-table with a registered column (the raster then only spreads it)"
-        )
-        raise PopulationError(msg)
-    std = get_standard(standard) if standard else None
-    targets = explicit_targets(minutes=_floats(minutes, "--minutes"), km=_floats(km, "--km"))
-    if std is None and not targets:
+    run = CoverageRun(
+        standard=standard, minutes=tuple(_floats(minutes, "--minutes")), km=tuple(_floats(km, "--km")),
+        facility_types=split_types(facility_type), mode=mode, dispatch_min=dispatch_min, turnout_min=turnout_min,
+        straight_line=straight_line, target_share=target_share, range=range_choice, worst=worst,
+        isochrones_minutes=tuple(_floats(isochrones_minutes, "--isochrones-minutes")),
+        isochrones_km=tuple(_floats(isochrones_km, "--isochrones-km")),
+    )
+    if run.standard is None and not run.minutes and not run.km:
         msg = "give --standard ID or explicit --minutes / --km thresholds"
         raise CoverageError(msg)
-    types = [t.strip() for t in facility_type.split(",") if t.strip()] if facility_type else None
-
-    bnd = read_boundaries(boundaries)
-    fac = read_facilities(facilities, coord_system=point_crs(crs), within=bnd)
-    urban = None
-    if urban_areas is not None:
-        import geopandas as gpd
-
-        try:
-            urban = gpd.read_file(urban_areas)
-        except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
-            msg = f"cannot read urban areas {urban_areas}: {err}"
-            raise CoverageError(msg) from err
-        if urban.crs is None:
-            msg = f"urban areas {urban_areas} have no CRS; save them with one (e.g. EPSG:4326)"
-            raise CoverageError(msg)
-    urban_rule = "density" if urban_density is not None else None
-    density = urban_density if urban_density is not None else 1500.0
-    net = _load_network(network, mode=mode) if network is not None else None
-    with progress("population") as update:
-        if population_table is not None:
-            demand = population_from_table(
-                population_table, bnd, base=population_base, raster_path=population, network=net,
-                grid_spacing_m=grid_spacing_m, aggregate=aggregate, urban_rule=urban_rule, urban_areas=urban,
-                density_threshold_per_km2=density, progress=update,
-            )
-        else:
-            assert population is not None
-            demand = population_points(
-                population, bnd, aggregate=aggregate, urban_rule=urban_rule, urban_areas=urban,
-                density_threshold_per_km2=density, progress=update,
-            )
-    info(f"population: {demand.attrs['population']['method']}, {demand['pop'].sum():,.0f} people, {len(demand)} points")
-    with progress("coverage") as update:
-        result = evaluate_coverage(
-            bnd, fac, demand, network=net, standard=std, targets=targets, facility_types=types,
-            straight_line=straight_line, dispatch_min=dispatch_min, turnout_min=turnout_min,
-            target_share=target_share, range_choice=range_choice, worst_n=worst, max_snap_m=max_snap_m,
-            demand_max_snap_m=demand_max_snap_m,
-            progress=update,
-        )
+    study = cli_study(
+        boundaries=boundaries, facilities=[facilities], point_crs=point_crs(crs), network=network,
+        population=population, population_table=population_table, population_base=population_base,
+        aggregate=aggregate, grid_m=grid_spacing_m, urban_areas=urban_areas, urban_density=urban_density,
+        type_rules=type_rules, max_snap_m=max_snap_m, demand_max_snap_m=demand_max_snap_m,
+    )
+    with progress_tasks() as make_progress:
+        study.set_progress(make_progress)
+        result = study.coverage(run)
+    report_population(study)
     write_coverage_outputs(result, out)
     _print_result(result, out)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from coverage.cli._app import app, info, point_crs, progress, stdout
+from coverage.cli._app import app, info, point_crs, progress_tasks, stdout
+from coverage.config import Analysis, default
 
 
 def _numbers(text: str | None, option: str) -> list[float]:
@@ -34,17 +35,16 @@ def isochrones_cmd(
     buffer_m: Annotated[
         float | None, typer.Option("--buffer-m", help="Half-width around reached streets, metres (default 100 drive, 40 walk).")
     ] = None,
-    max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Facilities farther from a road (m) are off-network.")] = 500.0,
+    max_snap_m: Annotated[
+        float, typer.Option("--max-snap-m", help="Facilities farther from a road (m) are off-network.")
+    ] = default(Analysis, "max_snap_m"),
     mode: Annotated[str, typer.Option("--mode", help="Network mode when reading OSM: drive or walk.")] = "drive",
     crs: Annotated[str | None, typer.Option("--crs", help="System of the points: wgs84, gcj02, bd09 or EPSG:NNNN.")] = None,
 ) -> None:
     """Isochrones per facility and dissolved over all facilities (facility_id ALL)."""
     from coverage._io import temp_output_path
+    from coverage.cli._common import cli_study
     from coverage.errors import InputFileError
-    from coverage.inputs.facilities import read_facilities
-    from coverage.isochrones import isochrones
-    from coverage.networks import load_network
-    from coverage.traveltime import TravelEngine
 
     mins, kms = _numbers(minutes, "--minutes"), _numbers(km, "--km")
     if not mins and not kms:
@@ -52,17 +52,11 @@ def isochrones_cmd(
     suffix = out.suffix.lower()
     if suffix not in (".gpkg", ".geojson"):
         raise InputFileError(f"--out must end in .gpkg or .geojson, got {out.name!r}")
-    net = load_network(network, mode=mode)
-    eng_t = TravelEngine(net, metric="time", max_snap_m=max_snap_m) if mins else None
-    eng_d = TravelEngine(net, metric="distance", max_snap_m=max_snap_m) if kms else None
-    snapper = eng_t or eng_d
-    assert snapper is not None
-    snapped = snapper.snap(read_facilities(facilities, coord_system=point_crs(crs)))
-    with progress("isochrones") as update:
-        frame = isochrones(eng_t, eng_d, snapped, minutes=mins, km=kms, buffer_m=buffer_m, progress=update)
+    study = cli_study(facilities=[facilities], point_crs=point_crs(crs), network=network, max_snap_m=max_snap_m)
+    with progress_tasks() as make_progress:
+        study.set_progress(make_progress)
+        frame = study.isochrones(study.facilities, minutes=mins, km=kms, mode=mode, buffer_m=buffer_m)
     with temp_output_path(out) as tmp:
         frame.to_file(tmp, driver="GPKG" if suffix == ".gpkg" else "GeoJSON", **({"layer": "isochrones"} if suffix == ".gpkg" else {}))
-    if snapped.off_network_ids:
-        info(f"{len(snapped.off_network_ids)} facilities off the network: {', '.join(snapped.off_network_ids[:20])}")
-    info(f"{len(frame)} isochrone polygons for {snapped.n_points} facilities")
+    info(f"{len(frame)} isochrone polygons for {len(study.facilities)} facilities")
     stdout.print(str(out), highlight=False, soft_wrap=True)

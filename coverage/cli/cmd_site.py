@@ -3,60 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from coverage.cli import _common
-from coverage.cli._app import app, point_crs, progress, stdout
+from coverage.cli._app import app, point_crs, progress_tasks, stdout
 from coverage.cli._common import fmt
-
-if TYPE_CHECKING:
-    import geopandas as gpd
-
-
-def _demand_points(path: Path, weight: str, boundaries: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
-    """Weighted demand points from a point file, with district and area type from the boundaries."""
-    import geopandas as gpd
-    import numpy as np
-    import pandas as pd
-
-    from coverage.errors import InputFileError
-    from coverage.inputs.facilities import read_facilities
-    from coverage.population import area_type_column, normalise_area_type
-
-    pts = read_facilities(path, coord_system=crs, within=boundaries)
-    if weight not in pts.columns:
-        msg = f"{path}: weight column {weight!r} not found; columns are {[c for c in pts.columns if c != 'geometry']}"
-        raise InputFileError(msg)
-    w = pd.to_numeric(pts[weight], errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-    if bad.size:
-        msg = f"{path}: column {weight!r} must hold numbers >= 0; rows {', '.join(str(i + 2) for i in bad[:10])} do not"
-        raise InputFileError(msg)
-    joined = gpd.sjoin(pts[["geometry"]], boundaries, how="left", predicate="within")
-    joined = joined[~joined.index.duplicated(keep="first")].reindex(pts.index)
-    column = area_type_column(boundaries)
-    if "area_type" in pts.columns:
-        area = [normalise_area_type(v) or "urban" for v in pts["area_type"]]
-    elif column is not None:
-        area = [normalise_area_type(v) or "urban" for v in joined[column]]
-    else:
-        area = ["urban"] * len(pts)
-    out = gpd.GeoDataFrame({"pop": w, "district_id": joined["district_id"].astype(str).to_numpy(),
-                            "district": joined["district"].to_numpy(), "area_type": area},
-                           geometry=pts.geometry.to_numpy(), crs="EPSG:4326")
-    out.attrs["population"] = {"method": f"demand points weighted by `{weight}`", "source": str(path),
-                               "base": "given weights"}
-    return out
+from coverage.config import Analysis, Inputs, SitingRun, default
 
 
 @app.command("site")
 def site_command(
     model: Annotated[str, typer.Option("--model", help="lscp, mclp, p-median, p-center, backup or mexclp.")],
-    boundaries: Annotated[Path, typer.Option("--boundaries", help="District polygons.")],
     network: Annotated[Path, typer.Option("--network", help="Road network: .osm, .osm.pbf, .graphml or a saved network.")],
     out: Annotated[Path, typer.Option("--out", help="Suggested sites: FILE.gpkg, FILE.geojson or FILE.csv.")],
+    boundaries: Annotated[
+        Path | None, typer.Option("--boundaries", help="District polygons (needed for population; with --demand they "
+                                                       "only add per-district figures).")
+    ] = None,
     p: Annotated[int | None, typer.Option("--p", help="New sites to open (all models but lscp).")] = None,
     standard: Annotated[str | None, typer.Option("--standard", help="Standard id (fcov standards list).")] = None,
     minutes: Annotated[str | None, typer.Option("--minutes", help="Explicit response-time target (min).")] = None,
@@ -75,37 +40,48 @@ def site_command(
     ] = False,
     candidate_spacing_m: Annotated[
         float, typer.Option("--candidate-spacing-m", help="Minimum spacing of generated candidates (m).")
-    ] = 1500.0,
+    ] = default(SitingRun, "candidate_spacing_m"),
     candidate_roads: Annotated[
         str, typer.Option("--candidate-roads", help="Road classes for generated candidates.")
-    ] = "primary,secondary,trunk,tertiary",
+    ] = ",".join(default(SitingRun, "candidate_roads")),
     population: Annotated[Path | None, typer.Option("--population", help="Population-count raster (GeoTIFF).")] = None,
     population_table: Annotated[Path | None, typer.Option("--population-table", help="CSV: district, population.")] = None,
+    population_base: Annotated[
+        str, typer.Option("--population-base", help="resident (常住) or registered (户籍) population from the table.")
+    ] = "resident",
     aggregate: Annotated[int, typer.Option("--aggregate", help="Sum N x N raster cells into one demand point.")] = 1,
+    grid_spacing_m: Annotated[float, typer.Option("--grid-m", help=_common.GRID_HELP)] = default(Inputs, "grid_m"),
+    urban_areas: Annotated[
+        Path | None, typer.Option("--urban-areas", help="Polygons of urban areas; points inside are urban.")
+    ] = None,
+    urban_density: Annotated[
+        float | None, typer.Option("--urban-density", help="Label points urban at >= this many people/km².")
+    ] = None,
     demand: Annotated[Path | None, typer.Option("--demand", help="Demand points file (with --weight).")] = None,
     weight: Annotated[str | None, typer.Option("--weight", help="Weight column of --demand.")] = None,
     busy_fraction: Annotated[float | None, typer.Option("--busy-fraction", help="Ambulance busy share q (mexclp).")] = None,
     dispatch_min: Annotated[float | None, typer.Option("--dispatch-min", help="Dispatch minutes (ems default 1).")] = None,
     turnout_min: Annotated[float | None, typer.Option("--turnout-min", help="Turnout minutes (ems default 1).")] = None,
     range_choice: Annotated[str, typer.Option("--range", help="Which end of a ranged target: low or high.")] = "high",
-    time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit (s).")] = 60.0,
+    time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit (s).")] = default(SitingRun, "time_limit_s"),
     drop_uncoverable: Annotated[
         bool, typer.Option("--drop-uncoverable", help="Leave out demand no candidate can cover instead of failing.")
     ] = False,
-    max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Stations and sites farther from a road are off-network (m).")] = 500.0,
+    max_snap_m: Annotated[
+        float, typer.Option("--max-snap-m", help="Stations and sites farther from a road are off-network (m).")
+    ] = default(Analysis, "max_snap_m"),
     demand_max_snap_m: Annotated[
         float, typer.Option("--demand-max-snap-m", help="Demand points farther from a road than this (m) are unreachable.")
-    ] = 2000.0,
+    ] = default(Analysis, "demand_max_snap_m"),
     mode: Annotated[str, typer.Option("--mode", help="Travel mode of the network: drive or walk.")] = "drive",
+    type_rules: Annotated[
+        Path | None, typer.Option("--type-rules", help="TOML file of facility-type rules (docs/facility_types.md).")
+    ] = None,
     crs: Annotated[str | None, typer.Option("--crs", help="Coordinate system of point inputs (default: global --crs).")] = None,
 ) -> None:
     """Suggest where to build stations (ranked), with coverage before and after."""
     from coverage.errors import CoverageError
-    from coverage.inputs.boundaries import read_boundaries
-    from coverage.inputs.facilities import read_facilities
-    from coverage.metrics import explicit_targets
-    from coverage.siting.run import MODELS, site_stations, write_sites
-    from coverage.standards import get_standard
+    from coverage.siting.run import MODELS, write_sites
 
     if model not in MODELS:
         msg = f"--model must be one of {', '.join(MODELS)}, got {model!r}"
@@ -122,9 +98,8 @@ def site_command(
     if out.suffix.lower() not in (".gpkg", ".geojson", ".json", ".csv"):
         msg = f"--out {out}: use a .gpkg, .geojson or .csv file"
         raise CoverageError(msg)
-    std = get_standard(standard) if standard else None
-    targets = explicit_targets(minutes=_common.floats(minutes, "--minutes"), km=_common.floats(km, "--km"))
-    if std is None and not targets:
+    minute_values, km_values = _common.floats(minutes, "--minutes"), _common.floats(km, "--km")
+    if standard is None and not minute_values and not km_values:
         msg = "give --standard ID or an explicit --minutes / --km target"
         raise CoverageError(msg)
     if demand is not None and weight is None:
@@ -133,28 +108,29 @@ def site_command(
     if demand is None and population is None and population_table is None:
         msg = "give the demand: --population RASTER, --population-table CSV, or --demand POINTS --weight COLUMN"
         raise CoverageError(msg)
-    crs_name = point_crs(crs)
-    bnd = read_boundaries(boundaries)
-    old = read_facilities(existing, coord_system=crs_name, within=bnd) if existing is not None else None
-    cand = read_facilities(candidates, coord_system=crs_name, within=bnd) if candidates is not None else None
-    net = _common.load_network(network, mode=mode)
-    if demand is not None:
-        assert weight is not None
-        points = _demand_points(demand, weight, bnd, crs_name)
-    else:
-        points = _common.load_demand(bnd, population=population, population_table=population_table, network=net,
-                                     aggregate=aggregate)
-    types = [t.strip() for t in facility_type.split(",") if t.strip()] if facility_type else None
-    with progress(f"site ({model})") as update:
-        result = site_stations(
-            bnd, points, network=net, model=model, p=p, standard=std, targets=targets, existing=old,
-            facility_types=types, existing_count_toward_p=existing_count_toward_p, max_new=max_new,
-            candidates=cand, generate_candidates=network_candidates or cand is None,
-            candidate_spacing_m=candidate_spacing_m, candidate_roads=candidate_roads.split(","),
-            busy_fraction=busy_fraction, dispatch_min=dispatch_min, turnout_min=turnout_min,
-            range_choice=range_choice, max_snap_m=max_snap_m, demand_max_snap_m=demand_max_snap_m, time_limit_s=time_limit_s,
-            drop_uncoverable=drop_uncoverable, progress=update,
-        )
+    if demand is None and boundaries is None:
+        msg = "--population / --population-table need --boundaries (district polygons); or give --demand POINTS --weight COLUMN"
+        raise CoverageError(msg)
+    run = SitingRun(
+        model=model, standard=standard, minutes=minute_values[0] if minute_values else None,
+        km=km_values[0] if km_values else None, p=p, existing_types=_common.split_types(facility_type),
+        existing_count_toward_p=existing_count_toward_p, max_new=max_new,
+        candidates=str(candidates) if candidates is not None else "network", network_candidates=network_candidates,
+        candidate_spacing_m=candidate_spacing_m, candidate_roads=_common.split_types(candidate_roads), mode=mode,
+        time_limit_s=time_limit_s, busy_fraction=busy_fraction, dispatch_min=dispatch_min, turnout_min=turnout_min,
+        range=range_choice, drop_uncoverable=drop_uncoverable,
+    )
+    study = _common.cli_study(
+        boundaries=boundaries, facilities=[existing] if existing is not None else [], point_crs=point_crs(crs),
+        network=network, population=population, population_table=population_table, population_base=population_base,
+        aggregate=aggregate, grid_m=grid_spacing_m, urban_areas=urban_areas, urban_density=urban_density,
+        demand_points=demand, demand_weight=weight, type_rules=type_rules, max_snap_m=max_snap_m,
+        demand_max_snap_m=demand_max_snap_m,
+    )
+    with progress_tasks() as make_progress:
+        study.set_progress(make_progress)
+        result = study.site(run)
+    _common.report_population(study)
     written = write_sites(result, out)
     _print(result)
     stdout.print(f"outputs: {', '.join(map(str, written))}", highlight=False, soft_wrap=True)

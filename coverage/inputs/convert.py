@@ -99,7 +99,11 @@ def convert_points(
             if suffix == ".csv":
                 frame.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.8f")
             else:
-                frame.to_excel(tmp, index=False)
+                # The planner's own attributes, unchanged; text that would start a formula
+                # (e.g. a name "=cmd|...") is written as a plain string cell.
+                from coverage.outputs import Sheet, save_xlsx
+
+                save_xlsx(tmp, [Sheet("Sheet1", frame, styled=False)])
     else:
         if table.lon_col:
             frame[lon_name] = lon

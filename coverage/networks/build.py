@@ -31,7 +31,11 @@ OSM segment):
 3. **Largest component**: strongly connected for drive (every kept node can
    reach and be reached from every other), weakly for walk (walk edges are
    symmetric, so this is the same). Dropped nodes are counted in
-   ``meta["n_dropped_nodes"]`` and logged at INFO.
+   ``meta["n_dropped_nodes"]`` (``meta["n_dropped_parts"]`` components) and
+   recorded in ``meta["dropped"]`` (a :class:`~coverage.networks.model.DroppedParts`:
+   per part its node count, street length, bounding box, centroid and node
+   coordinates). Whether people live there is only known once the demand
+   exists: :func:`coverage.diagnostics.warn_dropped_population` warns then.
 
 4. **Topology simplification** as osmnx ``simplify_graph``: graph nodes are
    intersections and dead ends; a way node is interior when it joins exactly
@@ -60,7 +64,7 @@ import numpy.typing as npt
 
 from coverage.crs import WGS84, require_projected, utm_epsg_for
 from coverage.errors import NetworkError
-from coverage.networks.model import RoadNetwork
+from coverage.networks.model import DroppedParts, RoadNetwork
 from coverage.networks.osm import RawOsm
 from coverage.networks.speeds import SpeedModel, load_speed_model, parse_maxspeed_kph, segment_speeds_kph
 
@@ -154,9 +158,10 @@ def _metric_xy(
     return np.asarray(x_m, dtype=np.float64), np.asarray(y_m, dtype=np.float64)
 
 
-def _largest_component(
+def _component_labels(
     n_nodes: int, u: npt.NDArray[np.int64], v: npt.NDArray[np.int64], two_way: npt.NDArray[np.bool_], *, strong: bool
-) -> npt.NDArray[np.bool_]:
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
+    """Component label of every node, and the mask of the largest component."""
     from scipy.sparse import coo_array
     from scipy.sparse.csgraph import connected_components
 
@@ -165,7 +170,42 @@ def _largest_component(
     graph = coo_array((np.ones(rows.shape[0], dtype=np.int8), (rows, cols)), shape=(n_nodes, n_nodes)).tocsr()
     _, labels = connected_components(graph, directed=True, connection="strong" if strong else "weak")
     sizes = np.bincount(labels)
-    return labels == int(np.argmax(sizes))
+    return labels.astype(np.int32), labels == int(np.argmax(sizes))
+
+
+def _largest_component(
+    n_nodes: int, u: npt.NDArray[np.int64], v: npt.NDArray[np.int64], two_way: npt.NDArray[np.bool_], *, strong: bool
+) -> npt.NDArray[np.bool_]:
+    return _component_labels(n_nodes, u, v, two_way, strong=strong)[1]
+
+
+def haversine_m(
+    lon1: npt.NDArray[np.float64], lat1: npt.NDArray[np.float64], lon2: npt.NDArray[np.float64], lat2: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Great-circle distance in metres (mean Earth radius 6,371,008.8 m)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2.0) ** 2
+    return 2.0 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _dropped_parts(
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int32],
+    keep: npt.NDArray[np.bool_],
+    u: npt.NDArray[np.int64],
+    v: npt.NDArray[np.int64],
+) -> DroppedParts:
+    """The way nodes outside the kept component, grouped by component, with the segments inside each."""
+    rows = np.flatnonzero(~keep)
+    row_of = np.full(keep.shape[0], -1, dtype=np.int64)
+    row_of[rows] = np.arange(rows.shape[0])
+    inside = ~keep[u] & (labels[u] == labels[v])  # both ends in the same dropped component
+    su, sv = u[inside], v[inside]
+    return DroppedParts.from_points(
+        lon[rows], lat[rows], labels[rows], seg_a=row_of[su], seg_b=row_of[sv],
+        seg_length_m=haversine_m(lon[su], lat[su], lon[sv], lat[sv]),
+    )  # fmt: skip
 
 
 def _interior_nodes(
@@ -340,9 +380,12 @@ def build_network(
 
     strong = mode == "drive"
     n_dropped = 0
+    dropped: DroppedParts | None = None
     if keep_largest_component:
-        in_largest = _largest_component(n_used, u, v, ~oneway, strong=strong)
+        labels, in_largest = _component_labels(n_used, u, v, ~oneway, strong=strong)
         n_dropped = int(n_used - in_largest.sum())
+        if n_dropped:
+            dropped = _dropped_parts(lon, lat, labels, in_largest, u, v)
         keep_seg = in_largest[u] & in_largest[v]
         if not keep_seg.all():
             seg_way, oneway, u, v = seg_way[keep_seg], oneway[keep_seg], u[keep_seg], v[keep_seg]
@@ -466,6 +509,7 @@ def build_network(
             "include_service": bool(include_service),
             "component": ("strong" if strong else "weak") if keep_largest_component else "all",
             "n_dropped_nodes": n_dropped,
+            "n_dropped_parts": dropped.n_parts if dropped is not None else 0,
             "n_way_nodes": int(n_used),
             "n_segments": int(n_seg),
             "n_missing_node_refs": int(raw.n_missing_nodes),
@@ -478,10 +522,13 @@ def build_network(
             "created_with": f"facility-coverage {__version__}",
         }
     )
+    if dropped is not None:
+        net.meta["dropped"] = dropped
     net.validate()
     step(5)
     kept = (
-        f"{n_dropped} way nodes dropped outside the largest {net.meta['component']}ly connected component"
+        f"{n_dropped} way nodes in {net.meta['n_dropped_parts']} parts dropped outside the largest "
+        f"{net.meta['component']}ly connected component"
         if keep_largest_component
         else "all components kept"
     )

@@ -10,7 +10,9 @@ Formats
 * ``.npz`` (our saved form, also used for the cache): every array of the
   :class:`RoadNetwork` uncompressed, the road classes as codes plus a class
   list (no pickles), and a JSON ``meta`` holding the format version and the
-  SHA-256 of all array bytes. Loading verifies the checksum.
+  SHA-256 of all array bytes. Loading verifies the checksum. The parts dropped
+  outside the largest component (``meta["dropped"]``) are stored as arrays
+  ``dropped__*``; GraphML keeps them as lists inside ``fcov_meta``.
 * ``.gpkg`` (write only): ``nodes`` and ``edges`` layers in EPSG:4326.
 
 The cache lives in ``cache_dir``, else ``$FCOV_CACHE_DIR``, else
@@ -37,8 +39,8 @@ import numpy.typing as npt
 from coverage._io import cache_key, file_sha256, temp_output_path
 from coverage.crs import WGS84, choose_metric_crs, require_projected, utm_epsg_for
 from coverage.errors import InputFileError, NetworkError
-from coverage.networks.build import MODES, _largest_component, _urban_segments, build_network
-from coverage.networks.model import RoadNetwork
+from coverage.networks.build import MODES, _component_labels, _urban_segments, build_network
+from coverage.networks.model import DroppedParts, RoadNetwork
 from coverage.networks.osm import WAY_TAGS, raw_from_osmnx_graph, read_osm_file
 from coverage.networks.speeds import SpeedModel, load_speed_model, parse_maxspeed_kph, segment_speeds_kph
 
@@ -109,7 +111,18 @@ def _to_arrays(net: RoadNetwork) -> dict[str, npt.NDArray[Any]]:
     classes, codes = np.unique(net.highway.astype(str), return_inverse=True)
     arrays["highway_codes"] = codes.astype(np.int32)
     arrays["highway_classes"] = classes.astype(str)
+    dropped = net.meta.get("dropped")
+    if isinstance(dropped, DroppedParts):
+        arrays |= dropped.to_arrays(_DROPPED_PREFIX)
     return arrays
+
+
+_DROPPED_PREFIX = "dropped__"
+
+
+def _json_meta(net: RoadNetwork) -> dict[str, Any]:
+    """``net.meta`` without the dropped-parts record (stored as arrays or lists beside it)."""
+    return {key: value for key, value in net.meta.items() if key != "dropped"}
 
 
 def _save_npz(net: RoadNetwork, path: Path) -> None:
@@ -120,7 +133,7 @@ def _save_npz(net: RoadNetwork, path: Path) -> None:
         "crs": net.crs,
         "mode": net.mode,
         "checksum": _checksum(arrays),
-        "meta": net.meta,
+        "meta": _json_meta(net),
     }
     meta_bytes = np.frombuffer(json.dumps(header, default=str).encode("utf-8"), dtype=np.uint8)
     with temp_output_path(path) as tmp, open(tmp, "wb") as handle:
@@ -154,12 +167,16 @@ def _load_npz(path: Path) -> RoadNetwork:
         msg = f"network file {str(path)!r} lacks arrays {missing}; rebuild it"
         raise NetworkError(msg)
     highway = arrays["highway_classes"].astype(object)[arrays["highway_codes"]]
+    meta = dict(header.get("meta") or {})
+    dropped = DroppedParts.from_arrays(arrays, _DROPPED_PREFIX)
+    if dropped is not None:
+        meta["dropped"] = dropped
     net = RoadNetwork(
         **{name: arrays[name] for name in _ARRAYS},
         highway=highway,
         crs=str(header["crs"]),
         mode=str(header["mode"]),
-        meta=dict(header.get("meta") or {}),
+        meta=meta,
     )
     net.validate()
     return net
@@ -253,10 +270,14 @@ def _relabel_osmid(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
 
 
 def _graph_meta(net: RoadNetwork) -> dict[str, Any]:
-    return {key: value for key, value in net.meta.items() if key != "speed_model"} | {
+    meta = {key: value for key, value in _json_meta(net).items() if key != "speed_model"} | {
         "mode": net.mode,
         "metric_crs": net.crs,
     }
+    dropped = net.meta.get("dropped")
+    if isinstance(dropped, DroppedParts):
+        meta["dropped"] = dropped.to_json()
+    return meta
 
 
 def _save_gpkg(net: RoadNetwork, path: Path) -> None:
@@ -342,6 +363,10 @@ def _from_graphml(
     if "fcov_meta" in graph.graph:
         with contextlib.suppress(ValueError):
             stored = json.loads(graph.graph["fcov_meta"])
+    if "dropped" in stored:
+        dropped = DroppedParts.from_json(stored.pop("dropped"))
+        if dropped is not None:
+            stored["dropped"] = dropped
     mode = str(stored.get("mode", mode))
     graph_crs = CRS.from_user_input(graph.graph.get("crs", WGS84))
     nodes = list(graph.nodes)
@@ -432,9 +457,59 @@ def _from_graphml(
     return net
 
 
+def _dropped_parts_of(net: RoadNetwork, labels: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]) -> DroppedParts:
+    """The dropped graph nodes (counted) and the geometry of the edges inside each dropped component."""
+    nodes = np.flatnonzero(~keep)
+    u, v = net.edge_u.astype(np.int64), net.edge_v.astype(np.int64)
+    inside = ~keep[u] & (labels[u] == labels[v])
+    # a two-way street is two directed edges: keep one of them
+    inside &= _edge_oneway(net) | (u <= v)
+    edges = np.flatnonzero(inside)
+    starts, stops = net.geom_offsets[edges], net.geom_offsets[edges + 1]
+    counts = stops - starts
+    total = int(counts.sum())
+    within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    verts = np.repeat(starts, counts) + within
+    lon_v, lat_v = _lonlat(net, net.geom_x_m[verts], net.geom_y_m[verts])
+    base = nodes.shape[0]
+    not_last = within < np.repeat(counts - 1, counts)
+    seg_a = base + np.flatnonzero(not_last)
+    seg_b = seg_a + 1
+    dx = np.diff(net.geom_x_m[verts]) if total else np.empty(0)
+    dy = np.diff(net.geom_y_m[verts]) if total else np.empty(0)
+    seg_len = np.hypot(dx, dy)[np.flatnonzero(not_last)] if total else np.empty(0)
+    # street length from the edges' own length (their geometry may be simplified)
+    scale = np.ones(seg_len.shape[0])
+    if seg_len.shape[0]:
+        seg_edge = np.repeat(np.arange(edges.shape[0]), counts)[np.flatnonzero(not_last)]
+        geom_len = np.bincount(seg_edge, weights=seg_len, minlength=edges.shape[0])
+        ratio = np.divide(net.length_m[edges], geom_len, out=np.ones(edges.shape[0]), where=geom_len > 0)
+        scale = ratio[seg_edge]
+    return DroppedParts.from_points(
+        np.concatenate([net.lon[nodes], lon_v]), np.concatenate([net.lat[nodes], lat_v]),
+        np.concatenate([labels[nodes], np.repeat(labels[u[edges]], counts)]),
+        counted=np.concatenate([np.ones(base, dtype=bool), np.zeros(total, dtype=bool)]),
+        seg_a=seg_a, seg_b=seg_b, seg_length_m=seg_len * scale,
+    )  # fmt: skip
+
+
+def _lonlat(
+    net: RoadNetwork, x_m: npt.NDArray[np.float64], y_m: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    if x_m.shape[0] == 0:
+        return np.empty(0), np.empty(0)
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(net.crs, WGS84, always_xy=True).transform(x_m, y_m)
+    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
 def _largest_component_of(net: RoadNetwork) -> RoadNetwork:
-    """Restrict a network to its largest strongly (drive) / weakly (walk) connected component."""
-    keep = _largest_component(
+    """Restrict a network to its largest strongly (drive) / weakly (walk) connected component.
+
+    What is dropped is added to ``meta["dropped"]`` (see :class:`DroppedParts`).
+    """
+    labels, keep = _component_labels(
         net.n_nodes,
         net.edge_u.astype(np.int64),
         net.edge_v.astype(np.int64),
@@ -448,8 +523,17 @@ def _largest_component_of(net: RoadNetwork) -> RoadNetwork:
     new_index = np.cumsum(keep) - 1
     counts = np.diff(net.geom_offsets)[edge_keep]
     vert_keep = np.repeat(edge_keep, np.diff(net.geom_offsets))
-    meta = dict(net.meta) | {"n_dropped_nodes": int(net.meta.get("n_dropped_nodes", 0)) + n_dropped}
-    logger.info("dropped %d nodes outside the largest connected component", n_dropped)
+    existing = net.meta.get("dropped")
+    dropped = DroppedParts.concat(existing if isinstance(existing, DroppedParts) else None,
+                                  _dropped_parts_of(net, labels, keep))
+    assert dropped is not None
+    meta = dict(net.meta) | {
+        "n_dropped_nodes": int(net.meta.get("n_dropped_nodes", 0)) + n_dropped,
+        "n_dropped_parts": dropped.n_parts,
+        "dropped": dropped,
+    }
+    logger.info("dropped %d nodes in %d parts outside the largest connected component",
+                n_dropped, int(np.unique(labels[~keep]).shape[0]))
     return RoadNetwork(
         node_osmid=net.node_osmid[keep], lon=net.lon[keep], lat=net.lat[keep], x_m=net.x_m[keep], y_m=net.y_m[keep],
         edge_u=new_index[net.edge_u[edge_keep]].astype(np.int32), edge_v=new_index[net.edge_v[edge_keep]].astype(np.int32),
@@ -577,18 +661,24 @@ def _load_osm_cached(
     }
     cache_path = _osm_cache_path(src, cache_dir, mode=mode, model=model, options=options) if use_cache else None
     if cache_path is not None and cache_path.is_file():
+        cached: RoadNetwork | None = None
         try:
-            net = _load_npz(cache_path)
+            cached = _load_npz(cache_path)
         except NetworkError as err:
             logger.warning("cached network %s is unusable (%s); deleting it and rebuilding", cache_path, err)
             with contextlib.suppress(FileNotFoundError):
                 cache_path.unlink()
-        else:
-            net.meta["cache"] = str(cache_path)
+        if cached is not None and keep_largest_component and "n_dropped_parts" not in cached.meta:
+            # written before the dropped parts were recorded: rebuild, so they can be checked for people
+            logger.info("cached network %s does not record its dropped parts; rebuilding it", cache_path.name)
+            cached = None
+        if cached is not None:
+            cached.meta["cache"] = str(cache_path)
             logger.info(
-                "%s network from cache %s: %d nodes, %d edges, CRS %s", mode, cache_path.name, net.n_nodes, net.n_edges, net.crs
+                "%s network from cache %s: %d nodes, %d edges, CRS %s",
+                mode, cache_path.name, cached.n_nodes, cached.n_edges, cached.crs,
             )
-            return net
+            return cached
     raw = read_osm_file(src)
     net = build_network(
         raw,

@@ -131,7 +131,7 @@ def _greedy_order(cost: Any, w: np.ndarray, fixed: np.ndarray, selected: np.ndar
 
 
 def site_stations(
-    boundaries: gpd.GeoDataFrame,
+    boundaries: gpd.GeoDataFrame | None,
     demand: gpd.GeoDataFrame,
     *,
     network: RoadNetwork,
@@ -368,7 +368,7 @@ def site_stations(
         ),
     }
     chk = None
-    if check and len(out):
+    if check and len(out) and boundaries is not None:  # without districts there is nothing per district to check
         proposal = out.assign(facility_id=out["site_id"])
         chk = check_stations(
             boundaries, existing, proposal, demand, network=network, standard=standard, targets=targets,
@@ -383,9 +383,15 @@ def site_stations(
 
 
 def write_sites(result: SiteResult, path: str | Path) -> list[Path]:
-    """Write the suggested sites by suffix (.gpkg, .geojson, .csv; EPSG:4326) and ``<stem>_check.csv`` beside them."""
+    """Write the suggested sites by suffix (.gpkg, .geojson, .csv; EPSG:4326) and ``<stem>_check.csv`` beside them.
+
+    The sites CSV keeps machine column names (``name``, ``lon``, ``lat``, ...)
+    so that ``fcov check-stations --proposed`` reads it back; numbers are
+    rounded and formula-like text is quoted as in every output
+    (:mod:`coverage.outputs`). The check CSV has bilingual headers with units.
+    """
     from coverage._io import temp_output_path
-    from coverage.stations import _header, _text_safe
+    from coverage.outputs import check_units, headed, layer_for_file, save_csv, table_for_file
 
     target = Path(path)
     suffix = target.suffix.lower()
@@ -395,19 +401,19 @@ def write_sites(result: SiteResult, path: str | Path) -> list[Path]:
     written = []
     with temp_output_path(target) as tmp:
         if suffix == ".csv":
-            frame = result.sites.drop(columns="geometry")
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+            frame, _ = table_for_file(result.sites.drop(columns="geometry"))
+            save_csv(frame, tmp)
         elif suffix == ".gpkg":
-            result.sites.to_file(tmp, layer="sites", driver="GPKG")
+            layer_for_file(result.sites).to_file(tmp, layer="sites", driver="GPKG")
         else:
-            result.sites.to_file(tmp, driver="GeoJSON")
+            layer_for_file(result.sites).to_file(tmp, driver="GeoJSON")
     written.append(target)
     if result.check is not None:
-        table = _text_safe(result.check.districts)
-        table.columns = [_header(c) for c in table.columns]
+        units = check_units(result.check)
+        table, _ = table_for_file(result.check.districts, units=units)
         check_path = target.with_name(f"{target.stem}_check.csv")
         with temp_output_path(check_path) as tmp:
-            table.to_csv(tmp, index=False, encoding="utf-8-sig")
+            save_csv(headed(table, units), tmp)
         written.append(check_path)
     logger.info("sites written to %s", ", ".join(map(str, written)))
     return written

@@ -18,10 +18,10 @@ from tests.unit.test_metrics import TO_WGS, UTM, X0, Y0, grid_network, utm_boxes
 @pytest.fixture
 def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     load_commands()
-    import coverage.cli.cmd_coverage as cmd
+    import coverage.cli._common as common
 
     net = grid_network()
-    monkeypatch.setattr(cmd, "_load_network", lambda path, *, mode: net)
+    monkeypatch.setattr(common, "load_network", lambda path, *, mode: net)
     bnd = utm_boxes(
         [(X0, Y0, X0 + 4000, Y0 + 8000), (X0 + 4000, Y0, X0 + 8000, Y0 + 8000)],
         district_id=["W", "E"], district=["西区", "东区"], area_type=["urban", "rural"],

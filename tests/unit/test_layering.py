@@ -12,6 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "coverage"
 RANKS = {
     "errors": 0, "units": 0,
     "crs": 1, "_io": 1, "standards": 1, "config": 1,
+    # the writers of every table and layer: above _io, below inputs (`fcov convert` writes XLSX through it)
+    "outputs": 1.5,
     "inputs": 2,
     "networks": 3, "demodata": 3,
     "traveltime": 4,

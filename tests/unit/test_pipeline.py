@@ -34,16 +34,21 @@ def test_unknown_key_is_an_error(tmp_path: Path) -> None:
     bad = tmp_path / "configs" / "bad.toml"
     bad.parent.mkdir()
     bad.write_text(text.replace("../data/", str(REPO_ROOT / "data") + "/"), encoding="utf-8")
-    with pytest.raises(InputFileError, match="unknown key\\(s\\) population_agregate in \\[inputs\\]"):
+    with pytest.raises(InputFileError, match=r"\[inputs\]: unknown key\(s\) population_agregate"):
         load_config(bad)
 
 
-def test_missing_network_source_is_an_error(tmp_path: Path) -> None:
+def test_missing_network_needs_it_only_where_used(tmp_path: Path) -> None:
+    """No network source: the config loads (straight-line runs need none), a time target says what is missing."""
+    from coverage.study import Study
+
     text = DEMO.read_text(encoding="utf-8").replace('osm = "../data/network/demo_county.osm"', "ambulance = false")
     bad = tmp_path / "bad.toml"
     bad.write_text(text.replace("../data/", str(REPO_ROOT / "data") + "/"), encoding="utf-8")
-    with pytest.raises(InputFileError, match="\\[network\\] needs osm"):
-        load_config(bad)
+    config = load_config(bad)
+    assert not config.network.given
+    with pytest.raises(InputFileError, match="needs a road network"):
+        Study.from_config(config).network("drive")
 
 
 def _has_cjk_font() -> bool:

@@ -221,25 +221,24 @@ def test_table_errors(tmp_path: Path, raster: Path) -> None:
         read_population_table(split, base="hukou")
 
 
-def test_table_spread_over_network_nodes(tmp_path: Path) -> None:
+def test_table_spread_over_a_grid_whatever_the_network(tmp_path: Path) -> None:
+    """One rule without a raster: an even grid inside each district; no network parameter can change it."""
+    import inspect
+
     from coverage.inputs.boundaries import read_boundaries
-    from coverage.networks import load_network
     from tests.helpers import REPO_ROOT
 
-    data = REPO_ROOT / "data"
-    net = load_network(data / "network" / "demo_county.osm", mode="drive", cache_dir=tmp_path / "cache")
-    bnd = read_boundaries(data / "boundaries" / "demo_districts.geojson")
+    assert "network" not in inspect.signature(population_from_table).parameters
+    bnd = read_boundaries(REPO_ROOT / "data" / "boundaries" / "demo_districts.geojson")
     table = write_table(tmp_path / "pop.csv", "district,population\n" + "".join(
         f"{name},{1000 * (k + 1)}\n" for k, name in enumerate(bnd["district"])))
-    pts = population_from_table(table, bnd, network=net)
+    pts = population_from_table(table, bnd, grid_spacing_m=500.0)
     methods = pts.attrs["population"]["method_by_district"]
-    assert set(methods.values()) == {"network nodes (uniform)"}
+    assert set(methods.values()) == {"uniform 500 m grid"}
     tot = pts.groupby("district")["pop"].sum()
-    assert district_totals(pts)["pop"].sum() == pytest.approx(15_000.0)
     for k, name in enumerate(bnd["district"]):
         assert tot[name] == pytest.approx(1000.0 * (k + 1))
         share = pts.loc[pts["district"] == name, "pop"]
-        assert np.allclose(share, share.iloc[0])  # equal shares over the district's nodes
-    inside = gpd.sjoin(gpd.GeoDataFrame(geometry=gpd.points_from_xy(net.lon, net.lat), crs="EPSG:4326"),
-                       bnd[["geometry"]], predicate="within")
-    assert len(pts) == len(inside)
+        assert np.allclose(share, share.iloc[0])
+    coarse = population_from_table(table, bnd, grid_spacing_m=1000.0)
+    assert 3.0 < len(pts) / len(coarse) < 5.0  # --grid-m really sets the spacing
