@@ -98,7 +98,7 @@ _UNITS: dict[str, tuple[str, int | None]] = {
     "km2": ("平方公里 km²", 2),
     "m": ("米 m", 0),
     "pct": ("%", 1),
-    "share": ("比例 share 0-1", 3),
+    "share": ("比例 0-1", 3),
     "per_km2": ("人/平方公里 people/km²", 0),
     "person_min": ("人·分钟 person-min", 0),
     "count": ("个 count", 0),
@@ -224,8 +224,8 @@ _EXACT: dict[str, _Label] = {
     "status": _Label("评估状态", "evaluation status"),
     "nearest_road_m": _Label("距最近道路", "distance to the nearest road", "m"),
     "ambulances": _Label("救护车数", "ambulances", "vehicles"),
-    "pass_before": _Label("现状是否达标", "passes, before"),
-    "pass_after": _Label("规划后是否达标", "passes, after"),
+    "pass_before": _Label("现状是否达标", "passes before"),
+    "pass_after": _Label("规划后是否达标", "passes after"),
     # suggested sites (coverage.siting)
     "site_id": _Label("站点编号", "site id"),
     "model": _Label("模型", "model"),
@@ -296,7 +296,7 @@ def _label(column: str) -> _Label | None:
             inner = _label(column[: -len(suffix)])
             if inner is None:
                 return _Label(zh, en)
-            return _Label(zh + inner.zh, f"{inner.en}, {en}", inner.unit, inner.decimals)
+            return _Label(zh + inner.zh, f"{inner.en} {en}", inner.unit, inner.decimals)
     return _by_suffix(column, _TARGET_SUFFIXES) or _by_suffix(column, _UNIT_SUFFIXES)
 
 
@@ -311,21 +311,29 @@ def _unit_code(column: str, units: Mapping[str, str] | None) -> str | None:
     return label.unit if label is not None else None
 
 
-def header(column: object, units: Mapping[str, str] | None = None) -> str:
+# labels of columns that hold text (yes/no) where the same name elsewhere holds numbers
+_TEXT_LABELS: dict[str, _Label] = {
+    "covered": _Label("是否覆盖", "covered"),  # a demand point's verdict, not a district's people
+}
+
+
+def header(column: object, units: Mapping[str, str] | None = None, *, text: bool = False) -> str:
     """``人口 population (人 people) pop``: Chinese, English, unit, then the machine key.
 
     ``units`` (from :func:`column_units`) gives the unit of the columns whose
-    unit depends on the target. A column without a label, or whose name
-    contains whitespace (a user attribute, or a header already), is returned
-    unchanged. :func:`machine_key` inverts it.
+    unit depends on the target; ``text`` marks a column holding text (e.g. a
+    demand point's ``covered`` yes/no), which gets no unit. A column without a
+    label, or whose name contains whitespace (a user attribute, or a header
+    already), is returned unchanged. :func:`machine_key` inverts it.
     """
     col = str(column)
     if not col or any(ch.isspace() for ch in col):
         return col
-    label = _label(col)
+    label = _TEXT_LABELS.get(col) if text else None
+    label = label or _label(col)
     if label is None:
         return col
-    unit = _unit_code(col, units)
+    unit = None if text else _unit_code(col, units)
     en = "" if label.en == col else f" {label.en}"
     unit_part = f" ({_unit_text(unit)})" if unit else ""
     return f"{label.zh}{en}{unit_part} {col}"
@@ -626,9 +634,13 @@ def table_for_file(
 
 
 def headed(frame: pd.DataFrame, units: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """A copy with :func:`header` column names."""
+    """A copy with :func:`header` column names (a column of text only gets no unit)."""
     out = frame.copy()
-    out.columns = headers(out.columns, units)
+    out.columns = [
+        header(c, units, text=len(out) > 0 and not any(_is_number(v) for v in out[c].tolist())
+               and any(isinstance(v, str) and not _is_missing(v) for v in out[c].tolist()))
+        for c in out.columns
+    ]
     return out
 
 

@@ -409,7 +409,7 @@ def run_city(
         sections.append(_siting_section(run, result.stages[f"siting {number} {run.model}"]))
     report = Report(
         title=f"{config.title} 医疗设施可达性评估 Health-facility access report",
-        subtitle=f"Config {config.path.name}; standards: {', '.join(r.standard for r in config.coverage)}",
+        subtitle=f"Config {config.path.name}; standards: {', '.join(run_id(r) for r in config.coverage)}",
         sections=sections,
         method=_method(inputs, config, result.reused),
         synthetic_note=SYNTHETIC_LABEL if config.synthetic else None,

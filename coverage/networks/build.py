@@ -179,6 +179,15 @@ def _largest_component(
     return _component_labels(n_nodes, u, v, two_way, strong=strong)[1]
 
 
+def dropped_part_labels(n_rows: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+    """Weakly connected components of the dropped nodes (``n_rows``) joined by segments ``a``-``b``."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_array((np.ones(a.shape[0], dtype=np.int8), (a, b)), shape=(n_rows, n_rows)).tocsr()
+    return connected_components(graph, directed=False)[1].astype(np.int32)
+
+
 def haversine_m(
     lon1: npt.NDArray[np.float64], lat1: npt.NDArray[np.float64], lon2: npt.NDArray[np.float64], lat2: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
@@ -191,19 +200,24 @@ def haversine_m(
 def _dropped_parts(
     lon: npt.NDArray[np.float64],
     lat: npt.NDArray[np.float64],
-    labels: npt.NDArray[np.int32],
     keep: npt.NDArray[np.bool_],
     u: npt.NDArray[np.int64],
     v: npt.NDArray[np.int64],
 ) -> DroppedParts:
-    """The way nodes outside the kept component, grouped by component, with the segments inside each."""
+    """The way nodes outside the kept component, grouped into parts, with the segments inside each.
+
+    A part is a connected piece of the dropped roads ignoring direction: for drive
+    (strong components) a one-way street leading out of the network into a dead end
+    is one part, not one per node.
+    """
     rows = np.flatnonzero(~keep)
     row_of = np.full(keep.shape[0], -1, dtype=np.int64)
     row_of[rows] = np.arange(rows.shape[0])
-    inside = ~keep[u] & (labels[u] == labels[v])  # both ends in the same dropped component
+    inside = ~keep[u] & ~keep[v]
     su, sv = u[inside], v[inside]
+    labels = dropped_part_labels(rows.shape[0], row_of[su], row_of[sv])
     return DroppedParts.from_points(
-        lon[rows], lat[rows], labels[rows], seg_a=row_of[su], seg_b=row_of[sv],
+        lon[rows], lat[rows], labels, seg_a=row_of[su], seg_b=row_of[sv],
         seg_length_m=haversine_m(lon[su], lat[su], lon[sv], lat[sv]),
     )  # fmt: skip
 
@@ -382,10 +396,10 @@ def build_network(
     n_dropped = 0
     dropped: DroppedParts | None = None
     if keep_largest_component:
-        labels, in_largest = _component_labels(n_used, u, v, ~oneway, strong=strong)
+        in_largest = _largest_component(n_used, u, v, ~oneway, strong=strong)
         n_dropped = int(n_used - in_largest.sum())
         if n_dropped:
-            dropped = _dropped_parts(lon, lat, labels, in_largest, u, v)
+            dropped = _dropped_parts(lon, lat, in_largest, u, v)
         keep_seg = in_largest[u] & in_largest[v]
         if not keep_seg.all():
             seg_way, oneway, u, v = seg_way[keep_seg], oneway[keep_seg], u[keep_seg], v[keep_seg]

@@ -39,7 +39,7 @@ import numpy.typing as npt
 from coverage._io import cache_key, file_sha256, temp_output_path
 from coverage.crs import WGS84, choose_metric_crs, require_projected, utm_epsg_for
 from coverage.errors import InputFileError, NetworkError
-from coverage.networks.build import MODES, _component_labels, _urban_segments, build_network
+from coverage.networks.build import MODES, _component_labels, _urban_segments, build_network, dropped_part_labels
 from coverage.networks.model import DroppedParts, RoadNetwork
 from coverage.networks.osm import WAY_TAGS, raw_from_osmnx_graph, read_osm_file
 from coverage.networks.speeds import SpeedModel, load_speed_model, parse_maxspeed_kph, segment_speeds_kph
@@ -457,11 +457,15 @@ def _from_graphml(
     return net
 
 
-def _dropped_parts_of(net: RoadNetwork, labels: npt.NDArray[np.int32], keep: npt.NDArray[np.bool_]) -> DroppedParts:
-    """The dropped graph nodes (counted) and the geometry of the edges inside each dropped component."""
+def _dropped_parts_of(net: RoadNetwork, keep: npt.NDArray[np.bool_]) -> DroppedParts:
+    """The dropped graph nodes (counted) and the geometry of the edges between them, in connected parts."""
     nodes = np.flatnonzero(~keep)
     u, v = net.edge_u.astype(np.int64), net.edge_v.astype(np.int64)
-    inside = ~keep[u] & (labels[u] == labels[v])
+    inside = ~keep[u] & ~keep[v]
+    row_of = np.full(net.n_nodes, -1, dtype=np.int64)
+    row_of[nodes] = np.arange(nodes.shape[0])
+    part_of_node = np.full(net.n_nodes, -1, dtype=np.int64)
+    part_of_node[nodes] = dropped_part_labels(nodes.shape[0], row_of[u[inside]], row_of[v[inside]])
     # a two-way street is two directed edges: keep one of them
     inside &= _edge_oneway(net) | (u <= v)
     edges = np.flatnonzero(inside)
@@ -487,7 +491,7 @@ def _dropped_parts_of(net: RoadNetwork, labels: npt.NDArray[np.int32], keep: npt
         scale = ratio[seg_edge]
     return DroppedParts.from_points(
         np.concatenate([net.lon[nodes], lon_v]), np.concatenate([net.lat[nodes], lat_v]),
-        np.concatenate([labels[nodes], np.repeat(labels[u[edges]], counts)]),
+        np.concatenate([part_of_node[nodes], np.repeat(part_of_node[u[edges]], counts)]),
         counted=np.concatenate([np.ones(base, dtype=bool), np.zeros(total, dtype=bool)]),
         seg_a=seg_a, seg_b=seg_b, seg_length_m=seg_len * scale,
     )  # fmt: skip
@@ -509,7 +513,7 @@ def _largest_component_of(net: RoadNetwork) -> RoadNetwork:
 
     What is dropped is added to ``meta["dropped"]`` (see :class:`DroppedParts`).
     """
-    labels, keep = _component_labels(
+    _, keep = _component_labels(
         net.n_nodes,
         net.edge_u.astype(np.int64),
         net.edge_v.astype(np.int64),
@@ -525,15 +529,15 @@ def _largest_component_of(net: RoadNetwork) -> RoadNetwork:
     vert_keep = np.repeat(edge_keep, np.diff(net.geom_offsets))
     existing = net.meta.get("dropped")
     dropped = DroppedParts.concat(existing if isinstance(existing, DroppedParts) else None,
-                                  _dropped_parts_of(net, labels, keep))
+                                  _dropped_parts_of(net, keep))
     assert dropped is not None
     meta = dict(net.meta) | {
         "n_dropped_nodes": int(net.meta.get("n_dropped_nodes", 0)) + n_dropped,
         "n_dropped_parts": dropped.n_parts,
         "dropped": dropped,
     }
-    logger.info("dropped %d nodes in %d parts outside the largest connected component",
-                n_dropped, int(np.unique(labels[~keep]).shape[0]))
+    logger.info("dropped %d nodes outside the largest connected component (now %d dropped parts in all)",
+                n_dropped, dropped.n_parts)
     return RoadNetwork(
         node_osmid=net.node_osmid[keep], lon=net.lon[keep], lat=net.lat[keep], x_m=net.x_m[keep], y_m=net.y_m[keep],
         edge_u=new_index[net.edge_u[edge_keep]].astype(np.int32), edge_v=new_index[net.edge_v[edge_keep]].astype(np.int32),
