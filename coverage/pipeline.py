@@ -100,12 +100,15 @@ def run_coverage_stage(inputs: Study, run: CoverageRun, folder: Path) -> bool:
     """Coverage for one standard into ``folder``; returns True when reused from a previous run."""
     settings = asdict(run)
     key = _stage_key(inputs, "coverage", settings)
-    if _fresh(folder, key, ["coverage.gpkg", "coverage.csv", "summary.json"]):
+    if _fresh(folder, key, ["coverage.gpkg", "coverage.csv", "summary.json", "verdicts.csv"]):
         logger.info("coverage %s: inputs unchanged, reusing %s", run.standard, folder)
         return True
     from coverage.metrics import write_coverage_outputs
 
+    from coverage.verdicts import write_verdicts
+
     result = inputs.coverage(run)
+    write_verdicts(result.verdicts, folder)
     write_coverage_outputs(result, folder)
     _write_stamp(folder, key, settings)
     return False
@@ -351,6 +354,37 @@ def _method(inputs: Study, config: CityConfig, reused: dict[str, bool]) -> list[
     return items
 
 
+def _overview(config: CityConfig, result: CityRun) -> list[Section]:
+    """The report's first screen: per standard, districts as rows and targets as columns, coloured pass/fail."""
+    import pandas as pd
+
+    from coverage.reports import Section, Table
+    from coverage.verdicts import overview_table
+
+    sections = []
+    for run in config.coverage:
+        folder = result.stages[f"coverage {run_id(run)}"]
+        grid = pd.read_csv(folder / "verdicts.csv", encoding="utf-8-sig", keep_default_na=False,
+                           na_values=[""], dtype={"district_id": str})
+        if grid.empty:
+            continue
+        cells, status = overview_table(grid)
+        if cells.shape[1] <= 1:
+            continue
+        failing = int((grid["status"] == "fail").sum())
+        section = Section(title=f"{run_id(run)}: 达标情况 district x target verdicts")
+        section.status = "fail" if failing else "pass"
+        section.paragraphs.append(
+            f"{failing} failing district x target cell(s). Each cell: measured value vs the plan's threshold and "
+            "the shortfall (people outside the radius, minutes over the average, stations or resources missing); "
+            "district detail follows below."
+        )
+        section.tables.append(Table(f"{run_id(run)}: 区县 x 指标 districts x targets", cells, sheet_name=f"verdicts {run_id(run)}"[:28],
+                                    status=status))
+        sections.append(section)
+    return sections
+
+
 def run_id(run: CoverageRun) -> str:
     """A coverage run's name in folders and sheets: the standard id, else its explicit targets."""
     if run.standard:
@@ -408,6 +442,7 @@ def run_city(
     for number, run in enumerate(config.siting, start=1):
         sections.append(_siting_section(run, result.stages[f"siting {number} {run.model}"]))
     report = Report(
+        overview=_overview(config, result),
         title=f"{config.title} 医疗设施可达性评估 Health-facility access report",
         subtitle=f"Config {config.path.name}; standards: {', '.join(run_id(r) for r in config.coverage)}",
         sections=sections,

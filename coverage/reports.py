@@ -91,13 +91,13 @@ h1{border-bottom:3px solid #1f5c99;padding-bottom:.3em}h2{color:#1f5c99;margin-t
 table{border-collapse:separate;border-spacing:0;margin:0;font-size:.9em}
 th,td{border:1px solid #bbb;border-width:0 1px 1px 0;padding:.25em .6em;text-align:right}
 tr>:first-child{border-left-width:1px}thead th{border-top-width:1px}
-th{background:#eef3f8;white-space:normal;overflow-wrap:anywhere;min-width:4.5em;max-width:11em;vertical-align:bottom;font-weight:600}
-th .key{display:block;font-weight:normal;font-size:.8em;color:#666}
+th{background:#eef3f8;white-space:normal;overflow-wrap:break-word;hyphens:auto;min-width:6em;max-width:12em;vertical-align:bottom;font-weight:600}
+th .key{display:block;font-weight:normal;font-size:.8em;color:#666;word-break:break-all}
 tr>:first-child{position:sticky;left:0;z-index:1;background:#fff;text-align:left;max-width:14em}
 thead tr>:first-child{background:#eef3f8;z-index:2}
 caption{text-align:left;font-weight:bold;padding:.3em 0;position:sticky;left:0}
 td.st-pass{background:#dff3e4}td.st-fail{background:#fde2e2}td.st-na{background:#eeeeee;color:#666}
-.pass{color:#1a7f37;font-weight:bold}.fail{color:#c62828;font-weight:bold}.na{color:#777}
+.pass{color:#1a7f37;font-weight:bold;white-space:nowrap}.fail{color:#c62828;font-weight:bold;white-space:nowrap}.na{color:#777;white-space:nowrap}
 .note{background:#fff6d6;border-left:4px solid #e0b000;padding:.5em 1em}
 .cite{font-size:.85em;color:#555}img{max-width:100%;border:1px solid #ccc}dl dt{font-weight:bold;margin-top:.5em}
 .badge{display:inline-block;padding:.1em .6em;border-radius:.8em;font-size:.8em;margin-left:.5em}

@@ -478,6 +478,9 @@ class Study:
         result.summary["facility_types"] = list(run.facility_types) or ["default for the standard"]
         result.summary["mode"] = mode if network is not None else "none (straight line only)"
         result.summary["population_rule"] = demand.attrs.get("population", {}).get("rule", "")
+        from coverage.verdicts import attach_verdicts
+
+        attach_verdicts(result)
         return result
 
     def engine(self, mode: str, metric: str) -> Any:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -58,7 +59,72 @@ def _global(
     _configure_logging(quiet=quiet, verbose=verbose)
 
 
+class OncePerRun(logging.Filter):
+    """Drop a WARNING (or worse) whose level and text were already emitted in this run.
+
+    The same check often runs on the same data in two stages (the snapping of the
+    demand points for the model and again for the report); the planner needs to
+    read it once. INFO lines are never dropped.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.levelno, record.getMessage())
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
+# Python warnings (from libraries, or any left in fcov) are logged here, under the "coverage" handler.
+WARNINGS_LOGGER = "coverage.warnings"
+_QUIET_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def _warning_origin(filename: str) -> str:
+    """The package a warning came from (``pyogrio``), never a file path; "" for fcov itself."""
+    parts = filename.replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            index = parts.index(marker)
+            if index + 1 < len(parts):
+                name = parts[index + 1].removesuffix(".py")
+                return "" if name == "coverage" else name
+    return ""
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    file: object = None, line: str | None = None,
+) -> None:  # fmt: skip
+    """``warnings.showwarning`` for the CLI: one short log line, no file path or source line.
+
+    Deprecation and future warnings concern fcov's code, not the planner's data:
+    they are logged at DEBUG (visible with ``--verbose``).
+    """
+    del file, line, lineno
+    text = " ".join(str(message).split())
+    origin = _warning_origin(filename)
+    if not issubclass(category, UserWarning) or issubclass(category, _QUIET_CATEGORIES):
+        text = f"{category.__name__}: {text}"
+    if origin:
+        text = f"{text} (from {origin})"
+    level = logging.DEBUG if issubclass(category, _QUIET_CATEGORIES) else logging.WARNING
+    logging.getLogger(WARNINGS_LOGGER).log(level, "%s", text)
+
+
 def _configure_logging(*, quiet: bool, verbose: bool) -> None:
+    """One rich handler on stderr for the ``coverage`` loggers, with repeated warnings dropped.
+
+    Python warnings are routed to the same handler (``warnings.showwarning`` is
+    replaced; :func:`run_app` restores it), so each problem is printed once, as a
+    log line without a file path.
+    """
     from rich.logging import RichHandler
 
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
@@ -66,9 +132,11 @@ def _configure_logging(*, quiet: bool, verbose: bool) -> None:
     root.handlers.clear()
     handler = RichHandler(console=stderr, show_path=False, show_time=False, markup=False)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(OncePerRun())
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
+    warnings.showwarning = _show_warning
 
 
 def point_crs(local: str | None) -> str:
@@ -138,6 +206,7 @@ def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI, mapping exceptions to exit codes (2 user error, 1 target not met, 3 bug)."""
     from coverage.errors import CoverageError, TargetNotMet
 
+    shown = warnings.showwarning
     try:
         # With standalone_mode=False click *returns* the code of a typer.Exit
         # instead of raising it, so it must be passed on here.
@@ -163,4 +232,6 @@ def run_app(argv: list[str] | None = None) -> int:
         stderr.print_exception()
         stderr.print("[bold red]unexpected error[/] (a bug in fcov; please report it with the traceback above)")
         return 3
+    finally:
+        warnings.showwarning = shown
     return returned if isinstance(returned, int) else 0

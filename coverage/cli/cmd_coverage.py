@@ -139,6 +139,7 @@ def coverage_command(
     """Population-weighted access per district, pass/fail per target, and coverage gaps."""
     from coverage.errors import CoverageError
     from coverage.metrics import write_coverage_outputs
+    from coverage.verdicts import write_verdicts
 
     if mode is not None and mode not in ("drive", "walk"):
         msg = f"--mode must be drive or walk, got {mode!r}"
@@ -167,4 +168,5 @@ def coverage_command(
         result = study.coverage(run)
     report_population(study)
     write_coverage_outputs(result, out)
+    write_verdicts(result.verdicts, out)
     _print_result(result, out)

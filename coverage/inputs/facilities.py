@@ -8,12 +8,16 @@ together as one :class:`~coverage.errors.InputFileError`.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import logging
 import math
 import re
+import tomllib
+import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -32,11 +36,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "BUILTIN_TYPE_RULES_PATH",
     "FACILITY_TYPES",
     "LAT_CANDIDATES",
     "LON_CANDIDATES",
     "PointTable",
+    "TypeRule",
+    "TypeRules",
     "load_points",
+    "load_type_rules",
     "normalise_facility_type",
     "parse_coord_system",
     "read_facilities",
@@ -68,70 +76,327 @@ RESOURCE_CANDIDATES: dict[str, tuple[str, ...]] = {
 # legitimately serve it.
 EXTENT_MARGIN_DEG = 0.02
 
-# Ordered rules: the first whose keyword occurs in the (lower-cased) text wins.
-# EMS first (a 急救中心 is not a health centre), community centre before
-# station, 卫生院 (township) before 医院 (they share no characters, but the
-# order documents the intent).
-_TYPE_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ems", ("急救", "120", "ems", "ambulance", "emergency medical station", "emergency station")),
-    ("chc", ("社区卫生服务中心", "community health centre", "community health center", "chc")),
-    ("chs", ("社区卫生服务站", "community health station", "chs")),
-    ("thc", ("卫生院", "township health", "thc")),
-    ("clinic", ("卫生室", "诊所", "门诊部", "医务室", "clinic")),
-    ("hospital", ("医院", "保健院", "医疗中心", "hospital")),
-)
-# In names (no type column) only these strong keywords are used: a bare "120"
-# or "chc" inside a name means nothing.
-_NAME_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ems", ("急救", "ambulance station", "emergency medical")),
-    ("chc", ("社区卫生服务中心", "community health centre", "community health center")),
-    ("chs", ("社区卫生服务站", "community health station")),
-    ("thc", ("卫生院", "township health")),
-    ("clinic", ("卫生室", "诊所", "门诊部", "医务室", "clinic")),
-    ("hospital", ("医院", "保健院", "医疗中心", "hospital")),
-)
+# ---------------------------------------------------------------- facility types
+
+# The ordered type rules are data (facility_types.toml next to this module) so that planners can read,
+# extend or replace them without editing code; docs/facility_types.md explains the order.
+BUILTIN_TYPE_RULES_PATH = Path(__file__).with_name("facility_types.toml")
+
+TypeScope = Literal["type", "name", "both"]
+_SCOPES: tuple[TypeScope, ...] = ("type", "name", "both")
+_RULE_KEYS = ("type", "contains", "regex", "applies_to", "examples", "note")
+_FILE_KEYS = ("extends", "rule")
+_FORMAT_HINT = "format: docs/facility_types.md"
+
+# Chinese characters (CJK unified ideographs, extension A, compatibility ideographs): a space between two
+# of them is an export artefact ("社区卫生服务 中心"), a space between English words is not.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
 
 
-def _compile_rules(rules: tuple[tuple[str, tuple[str, ...]], ...]) -> list[tuple[str, re.Pattern[str]]]:
-    compiled = []
-    for kind, keywords in rules:
-        # Short ASCII keywords ("120", "ems", "chc") must stand alone, not inside words or numbers.
-        parts = [
-            rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])" if k.isascii() and len(k) <= 3 else re.escape(k)
-            for k in keywords
-        ]
-        compiled.append((kind, re.compile("|".join(parts))))
-    return compiled
+def _normalise_text(text: object) -> str:
+    """The form every type text and name is matched in, and every ``contains`` pattern is stored in.
+
+    NFKC turns the full-width digits, letters and brackets of Chinese spreadsheets (``１２０－黄浦站``)
+    into ASCII, so one rule covers both spellings; case and repeated white space never carry meaning.
+    """
+    value = unicodedata.normalize("NFKC", tab.clean_text(text)).lower()
+    return _SPACE_BETWEEN_CJK.sub("", " ".join(value.split()))
 
 
-_TYPE_PATTERNS = _compile_rules(_TYPE_RULES)
-_NAME_PATTERNS = _compile_rules(_NAME_RULES)
+@dataclass(frozen=True)
+class TypeRule:
+    """One facility-type rule: if the text contains any of ``contains`` or matches any of ``regex``, the
+    facility is ``facility_type``.
+
+    ``applies_to`` says which text the rule reads: ``"type"`` the facility-type column, ``"name"`` the
+    name (read only when a file has no type column), ``"both"``. ``source``/``number`` (1-based, in file
+    order) say where the rule was written, for messages that explain a result.
+    """
+
+    facility_type: str
+    contains: tuple[str, ...]
+    regex: tuple[re.Pattern[str], ...]
+    applies_to: TypeScope
+    examples: tuple[str, ...]
+    note: str
+    source: Path
+    number: int
+
+    def applies(self, *, from_name: bool) -> bool:
+        """Whether the rule reads names (``from_name=True``) or type-column texts."""
+        return self.applies_to == "both" or self.applies_to == ("name" if from_name else "type")
+
+    def matches(self, normalised: str) -> bool:
+        """Whether the rule matches text already in :func:`_normalise_text` form."""
+        return any(part in normalised for part in self.contains) or any(p.search(normalised) for p in self.regex)
+
+    @property
+    def label(self) -> str:
+        """``rule 3 of facility_types.toml (built-in)``: names the rule in messages."""
+        builtin = " (built-in)" if self.source == BUILTIN_TYPE_RULES_PATH else ""
+        return f"rule {self.number} of {self.source.name}{builtin}"
 
 
-def normalise_facility_type(text: object, *, from_name: bool = False) -> str:
+@dataclass(frozen=True)
+class TypeRules:
+    """An ordered list of :class:`TypeRule`; the first rule that matches a text decides its type.
+
+    Build with :func:`load_type_rules`. ``sources`` lists the files the rules came from, user file first.
+    """
+
+    rules: tuple[TypeRule, ...]
+    sources: tuple[Path, ...]
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[TypeRule]:
+        return iter(self.rules)
+
+    def match(self, text: object, *, from_name: bool = False) -> TypeRule | None:
+        """The rule that decides ``text``'s type, or ``None`` (no rule matches, or the text is empty).
+
+        A type-column text that already is a type code (``chc``, ``Hospital``) is typed without rules by
+        :meth:`classify`; this method still reports the rule that would have matched it.
+        """
+        value = _normalise_text(text)
+        if not value:
+            return None
+        for rule in self.rules:
+            if rule.applies(from_name=from_name) and rule.matches(value):
+                return rule
+        return None
+
+    def classify(self, text: object, *, from_name: bool = False) -> str:
+        """``text`` typed as one of :data:`FACILITY_TYPES` (``"other"`` when no rule matches).
+
+        ``from_name=True`` reads a facility name with the rules that apply to names.
+        """
+        value = _normalise_text(text)
+        if not value:
+            return "other"
+        if not from_name and value in FACILITY_TYPES:
+            return value  # the canonical codes themselves, whatever the rules say
+        rule = self.match(value, from_name=from_name)
+        return rule.facility_type if rule is not None else "other"
+
+
+def load_type_rules(path: str | Path | None = None) -> TypeRules:
+    """Read facility-type rules from a TOML file (``None``: the built-in ``facility_types.toml``).
+
+    A user file replaces the built-in rules, unless it sets ``extends = true`` at the top: then its rules
+    are tried first and the built-in ones after them, so a file only needs the rules a region adds or
+    changes. Every rule's ``examples`` are checked against the resulting order, so a rule that an earlier
+    rule shadows is reported when the file is loaded rather than discovered in a coverage result.
+
+    Raises :class:`~coverage.errors.InputFileError` naming the file, the rule number, the problem (unknown
+    type, empty pattern, invalid regex, unknown key, failing example) and the fix.
+    """
+    if path is None:
+        return _builtin_type_rules()
+    path = Path(path).expanduser()
+    data = _read_rules_toml(path)
+    extends, own = _parse_rules(data, path)
+    if extends:
+        builtin = _builtin_type_rules()
+        rules = TypeRules((*own, *builtin.rules), (path, *builtin.sources))
+    else:
+        rules = TypeRules(own, (path,))
+    _check_examples(rules, own, path)
+    logger.debug("%s: %d facility type rules (%s)", path, len(own), "before the built-in ones" if extends else "replacing the built-in ones")
+    return rules
+
+
+@functools.cache
+def _builtin_type_rules() -> TypeRules:
+    """The shipped rules, parsed once per process (every read_facilities call uses them)."""
+    path = BUILTIN_TYPE_RULES_PATH
+    extends, own = _parse_rules(_read_rules_toml(path), path)
+    rules = TypeRules(own, (path,))
+    _check_examples(rules, own, path)
+    return rules
+
+
+def _resolve_type_rules(type_rules: TypeRules | str | Path | None) -> TypeRules:
+    if isinstance(type_rules, TypeRules):
+        return type_rules
+    return load_type_rules(type_rules)
+
+
+def _read_rules_toml(path: Path) -> dict[str, object]:
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        msg = f"facility type rules file {path} {what}; pass an existing TOML file ({_FORMAT_HINT})"
+        raise InputFileError(msg)
+    try:
+        # utf-8-sig: Windows editors add a BOM that TOML itself does not allow.
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as err:
+        msg = f"facility type rules file {path}: not UTF-8 text ({err}); save it as UTF-8"
+        raise InputFileError(msg) from err
+    except tomllib.TOMLDecodeError as err:
+        msg = f"facility type rules file {path}: not valid TOML ({err}); fix the syntax ({_FORMAT_HINT})"
+        raise InputFileError(msg) from err
+
+
+def _rule_error(path: Path, number: int, raw: dict[str, object], problem: str, fix: str) -> InputFileError:
+    kind = raw.get("type")
+    which = f"rule {number} (type = {kind!r})" if isinstance(kind, str) else f"rule {number}"
+    return InputFileError(f"facility type rules file {path}: {which}: {problem}; {fix}")
+
+
+def _parse_rules(data: dict[str, object], path: Path) -> tuple[bool, tuple[TypeRule, ...]]:
+    """``(extends, rules)`` of one file; every structural problem raises with its rule number."""
+    prefix = f"facility type rules file {path}"
+    unknown = [key for key in data if key not in _FILE_KEYS]
+    if unknown:
+        msg = (
+            f"{prefix}: unknown top-level key(s) {', '.join(map(repr, unknown))}; only `extends = true|false` and "
+            f"[[rule]] tables are allowed ({_FORMAT_HINT})"
+        )
+        raise InputFileError(msg)
+    extends = data.get("extends", False)
+    if not isinstance(extends, bool):
+        msg = f"{prefix}: `extends` is {extends!r}; write extends = true (try these rules first, then the built-in ones) or false"
+        raise InputFileError(msg)
+    raw_rules = data.get("rule", [])
+    if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
+        msg = f"{prefix}: `rule` must be a list of [[rule]] tables, one per rule ({_FORMAT_HINT})"
+        raise InputFileError(msg)
+    if not raw_rules and not extends:
+        msg = (
+            f"{prefix}: no [[rule]] tables, so every facility would be typed 'other'; add rules, or set "
+            "extends = true to use the built-in rules"
+        )
+        raise InputFileError(msg)
+    return extends, tuple(_parse_rule(raw, number, path) for number, raw in enumerate(raw_rules, start=1))
+
+
+def _string_list(raw: dict[str, object], key: str, number: int, path: Path) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _rule_error(path, number, raw, f"`{key}` is {value!r}", f'write a list of strings, e.g. {key} = ["急救站"]')
+    return tuple(value)
+
+
+def _parse_rule(raw: dict[str, object], number: int, path: Path) -> TypeRule:
+    for key in raw:
+        if key not in _RULE_KEYS:
+            close = difflib.get_close_matches(key, _RULE_KEYS, n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            raise _rule_error(path, number, raw, f"unknown key `{key}`", f"{hint}allowed keys: {', '.join(_RULE_KEYS)}")
+    kind = raw.get("type")
+    if kind is None:
+        raise _rule_error(path, number, raw, "no `type`", f"add type = one of {', '.join(FACILITY_TYPES)}")
+    if not isinstance(kind, str) or kind.strip().lower() not in FACILITY_TYPES:
+        raise _rule_error(path, number, raw, f"unknown type {kind!r}", f"use one of {', '.join(FACILITY_TYPES)}")
+    facility_type = kind.strip().lower()
+    applies_to = raw.get("applies_to", "both")
+    if applies_to not in _SCOPES:
+        raise _rule_error(
+            path, number, raw, f"applies_to is {applies_to!r}",
+            'write "type" (the facility-type column), "name" (names, when there is no type column) or "both"',
+        )
+
+    contains: list[str] = []
+    for i, pattern in enumerate(_string_list(raw, "contains", number, path), start=1):
+        normalised = _normalise_text(pattern)
+        if not normalised:
+            raise _rule_error(
+                path, number, raw, f"contains pattern {i} is empty ({pattern!r}), and an empty pattern matches every text",
+                "delete it or write the text to look for",
+            )
+        contains.append(normalised)
+    regex: list[re.Pattern[str]] = []
+    for i, pattern in enumerate(_string_list(raw, "regex", number, path), start=1):
+        if not pattern.strip():
+            raise _rule_error(
+                path, number, raw, f"regex pattern {i} is empty ({pattern!r}), and an empty pattern matches every text",
+                "delete it or write the expression to look for",
+            )
+        if unicodedata.normalize("NFKC", pattern) != pattern:
+            changed = sorted({c for c in pattern if unicodedata.normalize("NFKC", c) != c})
+            raise _rule_error(
+                path, number, raw,
+                f"regex {pattern!r} contains full-width or compatibility characters {''.join(changed)!r}, which never occur "
+                "in the text matched (it is NFKC-normalised first)",
+                "write their half-width forms (１２０ as 120; （ as \\( ), or put plain text in `contains`",
+            )
+        try:
+            compiled = re.compile(pattern, re.IGNORECASE)
+        except re.error as err:
+            raise _rule_error(
+                path, number, raw, f"regex {pattern!r} is not a valid regular expression ({err})",
+                "fix it (Python `re` syntax; write \\( \\) \\. \\+ for literal brackets, dots and plus signs), "
+                "or put plain text in `contains`",
+            ) from err
+        if compiled.search("") is not None:
+            raise _rule_error(
+                path, number, raw, f"regex {pattern!r} matches the empty string, so it would match every text",
+                "make it require at least one character (e.g. 站+ rather than 站*)",
+            )
+        regex.append(compiled)
+    if not contains and not regex:
+        raise _rule_error(path, number, raw, "no patterns", 'add contains = ["..."] (substrings) or regex = [\'...\']')
+
+    examples = _string_list(raw, "examples", number, path)
+    note = raw.get("note", "")
+    if not isinstance(note, str):
+        raise _rule_error(path, number, raw, f"`note` is {note!r}", 'write note = "why this rule exists" (a string)')
+    return TypeRule(facility_type, tuple(contains), tuple(regex), applies_to, examples, note, path, number)  # type: ignore[arg-type]
+
+
+def _check_examples(rules: TypeRules, own: Sequence[TypeRule], path: Path) -> None:
+    """Every example of ``own`` (the rules of ``path``) must get its rule's type from the whole of ``rules``.
+
+    This is what makes the order safe to edit: moving a rule below one that steals its examples fails here.
+    """
+    for rule in own:
+        modes = [from_name for from_name in (True, False) if rule.applies(from_name=from_name)]
+        for example in rule.examples:
+            for from_name in modes:
+                got = rules.classify(example, from_name=from_name)
+                if got == rule.facility_type:
+                    continue
+                where = "as a name" if from_name else "in a type column"
+                winner = rules.match(example, from_name=from_name)
+                if winner is None:
+                    why, fix = "no rule matches it", "add a pattern that matches it or correct the example"
+                elif not from_name and _normalise_text(example) in FACILITY_TYPES:
+                    why, fix = "it is a type code", "use a code only as the example of a rule of that type"
+                else:
+                    why = f"{winner.label} matches it first"
+                    fix = f"move this rule before {winner.label}, narrow that rule, or correct the example"
+                msg = (
+                    f"facility type rules file {path}: rule {rule.number} (type = {rule.facility_type!r}): "
+                    f"example {example!r} is typed {got!r} {where} ({why}); {fix}"
+                )
+                raise InputFileError(msg)
+
+
+def normalise_facility_type(
+    text: object, *, from_name: bool = False, type_rules: TypeRules | str | Path | None = None
+) -> str:
     """Map type text (Chinese or English) to ``hospital|chc|chs|thc|ems|clinic|other``.
 
-    ``from_name=True`` infers the type from a facility name with stricter keywords.
+    ``from_name=True`` infers the type from a facility name with the rules that apply to names (short
+    codes such as a bare 120 or chc mean nothing inside a name). ``type_rules``: a :class:`TypeRules`, a
+    rules file for :func:`load_type_rules`, or ``None`` for the built-in rules.
     """
-    value = tab.clean_text(text).lower()
-    if not value:
-        return "other"
-    if not from_name and value in FACILITY_TYPES:
-        return value
-    for kind, pattern in _NAME_PATTERNS if from_name else _TYPE_PATTERNS:
-        if pattern.search(value):
-            return kind
-    return "other"
+    return _resolve_type_rules(type_rules).classify(text, from_name=from_name)
 
 
-def _normalise_types(texts: Sequence[str], *, from_name: bool) -> list[str]:
-    """:func:`normalise_facility_type` over many values, evaluated once per distinct value."""
+def _normalise_types(texts: Sequence[str], *, from_name: bool, rules: TypeRules) -> list[str]:
+    """:meth:`TypeRules.classify` over many values, evaluated once per distinct value."""
     cache: dict[str, str] = {}
     out: list[str] = []
     for text in texts:
         kind = cache.get(text)
         if kind is None:
-            kind = cache[text] = normalise_facility_type(text, from_name=from_name)
+            kind = cache[text] = rules.classify(text, from_name=from_name)
         out.append(kind)
     return out
 
@@ -174,6 +439,7 @@ def read_facilities(
     layer: str | int | None = None,
     encoding: str | None = None,
     within: gpd.GeoDataFrame | None = None,
+    type_rules: TypeRules | str | Path | None = None,
 ) -> gpd.GeoDataFrame:
     """Read facility points into an EPSG:4326 GeoDataFrame.
 
@@ -198,6 +464,10 @@ def read_facilities(
     within
         Boundaries; points farther than about 2 km (``EXTENT_MARGIN_DEG``)
         outside their bounding box are reported as errors.
+    type_rules
+        How ``facility_type`` is derived from the type column (or, without one, from the name): a
+        :class:`TypeRules`, a rules TOML file for :func:`load_type_rules`, or ``None`` for the built-in
+        rules (docs/facility_types.md).
 
     Returns
     -------
@@ -207,6 +477,7 @@ def read_facilities(
     """
     import geopandas as gpd
 
+    rules = _resolve_type_rules(type_rules)  # before reading: a bad rules file fails fast
     table = load_points(
         path, coord_system=coord_system, lon_col=lon_col, lat_col=lat_col, layer=layer, encoding=encoding, within=within,
         defer_errors=True,
@@ -242,10 +513,9 @@ def read_facilities(
     names = [tab.clean_text(v) for v in frame[name_name]] if name_name is not None else list(ids)
     if name_name is None:
         logger.info("%s: no name column; using facility_id as name", table.path)
-    if type_name is not None:
-        types = _normalise_types([tab.clean_text(v) for v in frame[type_name]], from_name=False)
-    else:
-        types = _normalise_types(names, from_name=True)
+    type_texts = [tab.clean_text(v) for v in frame[type_name]] if type_name is not None else names
+    types = _normalise_types(type_texts, from_name=type_name is None, rules=rules)
+    _log_untyped(table.path, type_texts, types, type_name=type_name, rules=rules)
 
     skip = [c for c in (id_name, name_name, type_name) if c is not None]
     attrs = tab.infer_numeric_columns(frame.copy(), skip=skip) if table.kind == "table" else frame.copy()
@@ -287,6 +557,21 @@ def read_facilities(
         ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
     )
     return result
+
+
+def _log_untyped(
+    path: Path, texts: Sequence[str], types: Sequence[str], *, type_name: str | None, rules: TypeRules
+) -> None:
+    """Say which non-empty texts no rule recognised: the usual sign that a region needs its own rule."""
+    untyped = sorted({text for text, kind in zip(texts, types, strict=True) if kind == "other" and text})
+    if not untyped:
+        return
+    source = f"type column {type_name!r}" if type_name is not None else "names (no type column)"
+    shown = ", ".join(map(repr, untyped[:5])) + (", ..." if len(untyped) > 5 else "")
+    logger.info(
+        "%s: %d distinct value(s) of the %s typed 'other' (%s) by %s; if they are health facilities, add a rule "
+        "(docs/facility_types.md)", path.name, len(untyped), source, shown, " + ".join(p.name for p in rules.sources),
+    )
 
 
 def load_points(

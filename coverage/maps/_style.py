@@ -16,8 +16,18 @@ UNKNOWN_COLOUR = "#555555"
 FAIL_DASH = "6 4"
 GAP_COLOUR = "#7b2cbf"
 NO_DATA_FILL = "#bdbdbd"
-# One colour per isochrone threshold, in ascending threshold order (cycled).
-ISOCHRONE_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef", "#756bb1")
+# One colour per isochrone threshold, in ascending (unit, threshold) order, cycled: the
+# Okabe-Ito qualitative palette (distinct with the common colour-vision deficiencies),
+# ordered so the first three (typically 3.5 km, 11 min, 15 min) differ most in hue and
+# lightness and none repeats the red-yellow-green of the choropleth or the gap purple.
+ISOCHRONE_COLOURS = ("#0072B2", "#E69F00", "#000000", "#56B4E9", "#CC79A7", "#009E73", "#D55E00")
+# Fill opacities: the choropleth stays readable under the (nearly transparent) isochrones and gaps.
+DISTRICT_FILL_OPACITY = 0.6
+ISOCHRONE_FILL_OPACITY = 0.06
+GAP_FILL_OPACITY = 0.35
+# Permanent district name labels: dark text with a white halo.
+LABEL_COLOUR = "#1a1a1a"
+LABEL_HALO = "#ffffff"
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,18 @@ _LABELS: dict[str, dict[str, str]] = {
         "scale": "比例尺",
         "north": "北",
         "result": "达标情况",
+        "district_names": "行政区名称",
+        "failing": "未达标指标",
+        "all_pass": "各项指标均达标",
+        "more": "另有 {n} 项",
+        "mean_of": "平均 {value}",
+        "target": "标准",
+        "over_by": "超 {value}",
+        "share_within": "{threshold}内 {value}",
+        "short_people": "约缺 {value} 人",
+        "unreached": "{value} 人不可达",
+        "ratio": "比值 {value}",
+        "count": "数量 {value}",
         "facility_type.hospital": "医院",
         "facility_type.chc": "社区卫生服务中心",
         "facility_type.chs": "社区卫生服务站",
@@ -127,6 +149,18 @@ _LABELS: dict[str, dict[str, str]] = {
         "scale": "Scale",
         "north": "N",
         "result": "Result",
+        "district_names": "District names",
+        "failing": "Targets not met",
+        "all_pass": "all targets met",
+        "more": "{n} more",
+        "mean_of": "mean {value}",
+        "target": "target",
+        "over_by": "over by {value}",
+        "share_within": "{value} within {threshold}",
+        "short_people": "about {value} people short",
+        "unreached": "{value} people cannot be reached",
+        "ratio": "ratio {value}",
+        "count": "count {value}",
         "facility_type.hospital": "Hospital",
         "facility_type.chc": "Community health centre",
         "facility_type.chs": "Community health station",

@@ -20,6 +20,8 @@ from coverage._io import write_text_atomic
 from coverage.errors import CoverageError
 from coverage.maps import _style as st
 from coverage.maps._layers import MapLayers, gcj02_offset_deg, normalised, shift_to_gcj02
+from coverage.maps._verdicts import district_failures, district_passes
+from coverage.maps._verdicts import present as _present
 
 if TYPE_CHECKING:
     import folium
@@ -104,16 +106,6 @@ def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _present(row: Any, column: str) -> bool:
-    if column not in row.index:
-        return False
-    value = row[column]
-    try:
-        return value is not None and not (isinstance(value, float) and math.isnan(value))
-    except TypeError:
-        return True
-
-
 def _fmt_int(value: object) -> str:
     return f"{round(float(value)):,}"  # type: ignore[arg-type]
 
@@ -125,30 +117,10 @@ def _fmt_min(value: object, lang: str) -> str:
     return f"{number:.1f} {st.label('min', lang)}"
 
 
-def _table(title: str, rows: list[tuple[str, str]]) -> str:
-    """Popup HTML; ``title`` and the values must already be escaped."""
-    body = "".join(
-f"<tr><th>{k}</th><td>{v}</td></tr>"
-        for k, v in rows
-    )
-    return f'<div class="fcov-popup"><b>{title}</b><table>{body}</table></div>'
-
-
-def district_passes(row: Any) -> bool | None:
-    """True/False from ``passes`` or all ``passes_*``/``meets_standard`` columns; None when absent."""
-    columns = [c for c in row.index if c == "passes" or c.startswith("passes_") or c == "meets_standard"]
-    # Values read back from a GeoPackage or CSV are text ("yes"/"no"/"n/a"), not bools.
-    verdicts = [_as_verdict(row[c]) for c in columns if _present(row, c)]
-    values = [v for v in verdicts if v is not None]
-    if not values:
-        return None
-    return all(values)
-
-
-def _as_verdict(value: object) -> bool | None:
-    if isinstance(value, str):
-        return {"yes": True, "true": True, "pass": True, "no": False, "false": False, "fail": False}.get(value.strip().lower())
-    return bool(value)
+def _table(title: str, rows: list[tuple[str, str]], *, extra: str = "") -> str:
+    """Popup HTML; ``title``, ``extra`` (HTML between title and table) and the values must already be escaped."""
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<div class="fcov-popup"><b>{title}</b>{extra}<table>{body}</table></div>'
 
 
 def covered_pct(row: Any) -> float | None:

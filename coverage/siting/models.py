@@ -20,9 +20,14 @@ With ``time_limit_s`` reached the incumbent is returned with ``status ==
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,6 +233,64 @@ class _MipOut:
     runtime_s: float
 
 
+_FD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stdout_fd_silenced() -> Iterator[None]:
+    """Point file descriptor 1 at the null device for the duration (C-level output included).
+
+    HiGHS >= 1.12 prints its "Running HiGHS ..." banner to C stdout when the first
+    ``Highs()`` object of the process is constructed, before any option can be set;
+    stdout carries fcov's results, so the banner is sent to the null device.
+    The lock keeps concurrent constructions from restoring each other's descriptor.
+    """
+    with _FD_LOCK:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no fd 1 (a windowed process): nothing to protect
+            yield
+            return
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, 1)
+            finally:
+                os.close(null)
+            try:
+                yield
+            finally:
+                _flush_c_stdout()
+                os.dup2(saved, 1)
+        finally:
+            os.close(saved)
+
+
+def _flush_c_stdout() -> None:
+    """Flush the C library's stdout buffer (so buffered solver output goes to the null device too)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+
+
+def new_highs() -> Any:
+    """A ``highspy.Highs`` that prints nothing: banner suppressed, ``output_flag`` and ``log_to_console`` off.
+
+    Every HiGHS object in fcov is made here (solver output would mix with the
+    results on stdout; the solver's status is read and logged instead).
+    """
+    import highspy
+
+    with _stdout_fd_silenced():
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("log_to_console", False)
+    return h
+
+
 def _run_highs(
     *,
     col_cost: np.ndarray,
@@ -255,8 +318,7 @@ def _run_highs(
     import highspy
 
     deadline = time.perf_counter() + float(time_limit_s)
-    h = highspy.Highs()
-    h.silent()
+    h = new_highs()
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("random_seed", 0)
     for key, value in (options or {}).items():
@@ -352,8 +414,7 @@ def _lp_duals(
     """
     import highspy
 
-    h = highspy.Highs()
-    h.silent()
+    h = new_highs()
     h.setOptionValue("solver", "ipm" if rows.nnz > LP_IPM_MIN_NNZ else "simplex")
     h.setOptionValue("time_limit", max(0.1, float(time_limit_s)))
     n_col, n_row = col_cost.size, rows.shape[0]

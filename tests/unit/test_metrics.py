@@ -26,6 +26,7 @@ from coverage.metrics import (
     write_coverage_outputs,
 )
 from coverage.networks.model import RoadNetwork
+from coverage.outputs import machine_keys
 
 UTM = "EPSG:32651"
 X0, Y0 = 350_000.0, 3_320_000.0
@@ -300,8 +301,9 @@ def test_gaps_cover_uncovered_population(tmp_path: Path, scene: dict) -> None:
     files = write_coverage_outputs(res, out)
     assert sorted(p.name for p in files) == ["coverage.csv", "coverage.gpkg", "coverage.xlsx", "summary.json"]
     csv = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
-    assert "覆盖率 covered_pct" in csv.columns
-    assert csv.iloc[-1]["区县代码 district_id"] == "TOTAL"
+    assert "覆盖率 covered (%) covered_pct" in csv.columns
+    csv.columns = machine_keys(csv.columns)
+    assert csv.iloc[-1]["district_id"] == "TOTAL"
     import pyogrio
 
     layers = {name for name, _ in pyogrio.list_layers(out / "coverage.gpkg")}
@@ -364,7 +366,7 @@ def test_overall_pass_uses_alternative_groups() -> None:
 def test_every_district_column_has_a_chinese_header() -> None:
     from coverage.metrics import bilingual_header
 
-    assert bilingual_header("beds_beds") == "床位数 beds_beds"
+    assert bilingual_header("beds_beds") == "床位数 beds (张 beds) beds_beds"
     assert bilingual_header("rural_stations_per_township_townships").startswith("乡镇数 ")
     assert bilingual_header("urban_radius_pass_mean").startswith("平均值是否达标 ")
-    assert bilingual_header("covered_pct") == "覆盖率 covered_pct"
+    assert bilingual_header("covered_pct") == "覆盖率 covered (%) covered_pct"

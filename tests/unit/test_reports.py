@@ -31,7 +31,8 @@ def test_html_escapes_names_and_marks_pass_fail() -> None:
 
 def test_markdown_has_table_and_citation() -> None:
     text = render_markdown(_report())
-    assert "| 区县 district | 覆盖率 covered_pct | 达标 passes |" in text
+    # the verdict columns come right after the district
+    assert "| 区县 district | 达标 passes | 覆盖率 covered_pct |" in text
     assert "FAIL 未达标" in text
     assert "001_cc6f72a1cc436478.txt:102" in text
 
@@ -40,7 +41,9 @@ def test_write_report_creates_all_files(tmp_path: Path) -> None:
     written = write_report(_report(), tmp_path)
     assert set(written) == {"html", "markdown", "xlsx"}
     workbook = load_workbook(written["xlsx"])
-    sheet = workbook[workbook.sheetnames[0]]
+    assert workbook.sheetnames == ["目录 index", "T1"]  # short ids, full titles in the index
+    assert workbook["目录 index"].cell(2, 2).value == "per district"
+    sheet = workbook["T1"]
     assert sheet.cell(1, 1).value == "区县 district"
     assert sheet.cell(3, 1).value == "东城街道"
     assert not list(tmp_path.glob(".*"))  # no temp files left behind
