@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from coverage.cli._app import app, info
+from coverage.cli._app import app, info, point_crs
 
-
+# Point layers given as a table (CSV/XLSX with lon/lat columns) are read like facility
+# inputs everywhere else (coordinate system from --crs); vector files as they are.
+_POINT_LAYERS = ("facilities", "proposed", "suggested")
 
 @app.command("map")
 def map_command(
@@ -19,11 +21,15 @@ def map_command(
         typer.Option("--coverage", help="Directory written by `fcov coverage` (reads its coverage.gpkg)."),
     ] = None,
     districts: Annotated[Path | None, typer.Option(help="Districts with coverage metrics (GPKG/GeoJSON).")] = None,
-    facilities: Annotated[Path | None, typer.Option(help="Facilities (points).")] = None,
+    facilities: Annotated[
+        Path | None, typer.Option(help="Facilities (points): CSV/XLSX with lon/lat columns, GeoPackage or GeoJSON.")
+    ] = None,
     isochrones: Annotated[Path | None, typer.Option(help="Isochrone polygons.")] = None,
     gaps: Annotated[Path | None, typer.Option(help="Coverage-gap polygons.")] = None,
-    proposed: Annotated[Path | None, typer.Option(help="Proposed stations (points).")] = None,
-    suggested: Annotated[Path | None, typer.Option(help="Suggested stations from siting (points).")] = None,
+    proposed: Annotated[Path | None, typer.Option(help="Proposed stations (points; CSV/XLSX or vector).")] = None,
+    suggested: Annotated[
+        Path | None, typer.Option(help="Suggested stations from siting (points; CSV/XLSX or vector).")
+    ] = None,
     population: Annotated[Path | None, typer.Option(help="Population raster (GeoTIFF) shown as an overlay.")] = None,
     lang: Annotated[str, typer.Option(help="Label language: zh or en.")] = "zh",
     tiles: Annotated[
@@ -39,11 +45,17 @@ def map_command(
     ] = False,
     png: Annotated[Path | None, typer.Option(help="Also write a static PNG map here.")] = None,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Mark the maps as synthetic (demo) data.")] = False,
+    crs: Annotated[
+        str | None,
+        typer.Option("--crs", help="Coordinate system of CSV/XLSX point files: wgs84, gcj02, bd09 or EPSG:NNNN (default: global --crs)."),
+    ] = None,
 ) -> None:
     """Draw districts (percent covered, pass/fail), isochrones, gaps and facilities on a web map."""
     from dataclasses import replace
 
     from coverage.errors import InputFileError
+    from coverage.inputs._tabular import TABLE_SUFFIXES
+    from coverage.inputs.facilities import read_facilities
     from coverage.maps import MapLayers, build_map, layers_from_coverage_dir, read_layer, save_map, save_png
 
     if out.suffix.lower() not in (".html", ".htm"):
@@ -71,9 +83,13 @@ def map_command(
     updates: dict[str, object] = {}
     sources = dict(layers.sources)
     for name, path in files.items():
-        if path is not None:
+        if path is None:
+            continue
+        if name in _POINT_LAYERS and path.suffix.lower() in TABLE_SUFFIXES:
+            updates[name] = read_facilities(path, coord_system=point_crs(crs))
+        else:
             updates[name] = read_layer(path, name)
-            sources[name] = str(path)
+        sources[name] = str(path)
     layers = replace(layers, **updates, population_raster=population, synthetic=synthetic, sources=sources)  # type: ignore[arg-type]
 
     fmap = build_map(layers, lang=lang, tiles=tiles, attribution=attribution, tiles_crs=tiles_crs, title=title)

@@ -749,7 +749,6 @@ def _load_vector(
         if file_crs is not None and CRS.from_user_input(file_crs) != CRS.from_user_input(system):
             msg = f"{path}: the file declares {file_crs.to_string()} but --crs says {system}; using {system}"
             logger.warning(msg)
-            warnings.warn(msg, UserWarning, stacklevel=3)
         effective = system
     elif file_crs is None:
         logger.warning("%s declares no CRS; reading its coordinates as %s longitude/latitude", path, system)
@@ -791,7 +790,6 @@ def _finish(table: PointTable, *, within: gpd.GeoDataFrame | None, raise_now: bo
                     f"{system} shifts apply only inside China, so they were not shifted"
                 )
                 logger.warning(msg)
-                warnings.warn(msg, UserWarning, stacklevel=3)
             lon, lat = convert_coords(x, y, from_system=system, to_system="wgs84")
         else:
             lon, lat = x, y

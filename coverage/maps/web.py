@@ -12,6 +12,7 @@ import html
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,12 +173,53 @@ def _geojson(data: dict[str, Any], name: str, *, style: dict[str, Any] | None = 
 # --------------------------------------------------------------------------- layers
 
 
+_TOOLTIP_FAILURES = 3  # failing targets listed in the hover tooltip (the popup lists all)
+DISTRICT_PANE = "fcovDistricts"  # below the overlay pane: isochrones and gaps are drawn over the choropleth
+LABEL_PANE = "fcovLabels"  # above isochrones and gaps, below facility symbols; not clickable
+
+
+def _district_name(row: Any) -> str:
+    """The district's name (unescaped): ``district``, else ``district_id``, else ``?``."""
+    if _present(row, "district") and str(row["district"]).strip():
+        return str(row["district"])
+    return str(row["district_id"]) if _present(row, "district_id") else "?"
+
+
+def _verdict_html(passes: bool | None, failures: list[str], lang: str) -> str:
+    """The verdict line and the list of failing targets for a district popup (escaped)."""
+    if passes is None and not failures:
+        return ""
+    if passes is True and not failures:
+        return (
+            f'<div class="fcov-verdict fcov-verdict-pass">{_esc(st.label("pass", lang))}: '
+            f"{_esc(st.label('all_pass', lang))}</div>"
+        )
+    items = "".join(f"<li>{_esc(item)}</li>" for item in failures)
+    listing = (
+        f'<div class="fcov-fails-title">{_esc(st.label("failing", lang))}:</div><ul class="fcov-fails">{items}</ul>'
+        if items else ""
+    )
+    return f'<div class="fcov-verdict fcov-verdict-fail">{_esc(st.label("fail", lang))}</div>{listing}'
+
+
+def _district_tooltip(name: str, pct: float | None, passes: bool | None, failures: list[str], lang: str) -> str:
+    head = f"<b>{_esc(name)}</b>" + (f": {pct:.1f}%" if pct is not None else "")
+    if passes is not None or failures:
+        head += f" · {_esc(st.label('pass' if passes and not failures else 'fail', lang))}"
+    lines = [f"• {_esc(item)}" for item in failures[:_TOOLTIP_FAILURES]]
+    if len(failures) > _TOOLTIP_FAILURES:
+        lines.append(_esc(st.label("more", lang).format(n=len(failures) - _TOOLTIP_FAILURES)))
+    return "<br>".join([head, *lines])
+
+
 def _district_layer(frame: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
     props = []
     for _, row in frame.iterrows():
         pct = covered_pct(row)
         passes = district_passes(row)
-        name = _esc(row["district"]) if _present(row, "district") else _esc(row.get("district_id", "?"))
+        failures = district_failures(row, lang)
+        raw_name = _district_name(row)
+        name = _esc(raw_name)
         rows: list[tuple[str, str]] = []
         if _present(row, "population"):
             rows.append((st.label("population_total", lang), _fmt_int(row["population"])))
@@ -189,16 +231,53 @@ def _district_layer(frame: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
             rows.append((st.label("mean_time", lang), _fmt_min(row["mean_time_min"], lang)))
         if _present(row, "p90_time_min"):
             rows.append((st.label("p90_time", lang), _fmt_min(row["p90_time_min"], lang)))
-        result = st.label("unknown" if passes is None else "pass" if passes else "fail", lang)
-        rows.append((st.label("result", lang), result))
+        if passes is None and not failures:
+            rows.append((st.label("result", lang), st.label("unknown", lang)))
         outline = st.UNKNOWN_COLOUR if passes is None else st.PASS_COLOUR if passes else st.FAIL_COLOUR
         style = {"fillColor": pct_colour(pct), "color": outline, "weight": 3 if passes is not None else 1.5}
         if passes is False:
             style["dashArray"] = st.FAIL_DASH
-        tooltip = f"{name}: {pct:.1f}%" if pct is not None else name
-        props.append({"fcov_popup": _table(name, rows), "fcov_tooltip": tooltip, "fcov_style": style})
+        props.append({
+            "fcov_popup": _table(name, rows, extra=_verdict_html(passes, failures, lang)),
+            "fcov_tooltip": _district_tooltip(raw_name, pct, passes, failures, lang),
+            "fcov_style": style,
+        })
     data = _feature_collection(frame, props)
-    return _geojson(data, st.label("districts", lang), style={"fillOpacity": 0.45, "opacity": 0.9})
+    return _geojson(
+        data, st.label("districts", lang), style={"fillOpacity": st.DISTRICT_FILL_OPACITY, "opacity": 0.9}, pane=DISTRICT_PANE
+    )
+
+
+_LABEL_JS = """function(feature, latlng) {
+    return L.marker(latlng, {
+        icon: L.divIcon({html: feature.properties.fcov_label, className: 'fcov-label', iconSize: [0, 0]}),
+        interactive: false, keyboard: false, pane: '%s'
+    });
+}""" % LABEL_PANE
+
+
+def _district_label_layer(frame: gpd.GeoDataFrame, lang: str) -> folium.GeoJson | None:
+    """District names (and percent covered) at a point inside each district, always shown.
+
+    A toggleable layer of non-interactive labels; None when the districts have no names.
+    """
+    import geopandas as gpd
+    from folium.utilities import JsCode
+
+    keep, props = [], []
+    for i, (_, row) in enumerate(frame.iterrows()):
+        if not any(_present(row, c) and str(row[c]).strip() for c in ("district", "district_id")):
+            continue
+        pct = covered_pct(row)
+        small = f"<small>{pct:.0f}%</small>" if pct is not None else ""
+        keep.append(i)
+        props.append({"fcov_label": f'<div class="fcov-label-text">{_esc(_district_name(row))}{small}</div>'})
+    if not keep:
+        return None
+    # representative_point lies inside the polygon (a centroid may not, for a crescent-shaped district).
+    points = gpd.GeoDataFrame(geometry=frame.geometry.iloc[keep].representative_point().values, crs=frame.crs)
+    data = _feature_collection(points, props)
+    return _geojson(data, st.label("district_names", lang), point_to_layer=JsCode(_LABEL_JS))
 
 
 def _isochrone_groups(frame: gpd.GeoDataFrame) -> list[tuple[float, str, gpd.GeoDataFrame]]:
@@ -242,7 +321,12 @@ def _isochrone_layers(frame: gpd.GeoDataFrame, lang: str) -> list[folium.GeoJson
             if _present(row, "area_km2"):
                 rows.append((st.label("area", lang), f"{float(row['area_km2']):,.1f} {st.label('km2', lang)}"))
             props.append({"fcov_popup": _table(_esc(name), rows), "fcov_tooltip": _esc(name)})
-        style = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.12, "opacity": 0.9}
+        # Mostly an outline: the faint fill keeps the choropleth below readable, and clicks
+        # inside the fill reach the district (CSS `fcov-iso`: only the outline is clickable).
+        style = {
+            "color": colour, "weight": 3, "fillColor": colour, "fillOpacity": st.ISOCHRONE_FILL_OPACITY,
+            "opacity": 0.95, "className": "fcov-iso",
+        }
         layers.append(_geojson(_feature_collection(part, props), name, style=style))
     return layers
 
@@ -260,7 +344,7 @@ def _gap_layer(frame: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
         title = st.label("gap", lang)
         tip = f"{title}: {_fmt_int(row['population'])} {st.label('people', lang)}" if _present(row, "population") else title
         props.append({"fcov_popup": _table(title, rows), "fcov_tooltip": tip})
-    style = {"color": st.GAP_COLOUR, "weight": 1, "fillColor": st.GAP_COLOUR, "fillOpacity": 0.45}
+    style = {"color": st.GAP_COLOUR, "weight": 1.5, "fillColor": st.GAP_COLOUR, "fillOpacity": st.GAP_FILL_OPACITY}
     return _geojson(_feature_collection(frame, props), st.label("gaps", lang), style=style)
 
 
@@ -388,12 +472,13 @@ def _legend_html(layers: MapLayers, lang: str, iso_items: list[tuple[str, str]])
         )
     for text, colour in iso_items:
         parts.append(
-            f'<div class="fcov-row"><span class="fcov-swatch" style="border:2px solid {colour};'
-            f'background:{colour}33"></span>{_esc(text)}</div>'
+            f'<div class="fcov-row"><span class="fcov-swatch fcov-iso-swatch" style="border:3px solid {colour};'
+            f'background:{colour}1a"></span>{_esc(text)}</div>'
         )
     if layers.gaps is not None and len(layers.gaps):
         parts.append(
-            f'<div class="fcov-row"><span class="fcov-swatch" style="background:{st.GAP_COLOUR};opacity:.6"></span>'
+            f'<div class="fcov-row"><span class="fcov-swatch" style="background:{st.GAP_COLOUR};'
+            f'opacity:{st.GAP_FILL_OPACITY + 0.2:.2f};border:1.5px solid {st.GAP_COLOUR}"></span>'
             f"{_esc(st.label('gaps', lang))}</div>"
         )
     kinds: list[str] = []
@@ -438,8 +523,28 @@ _CSS = """
 .fcov-icon { background: none; border: none; }
 .fcov-popup table { border-collapse: collapse; font-size: 12px; }
 .fcov-popup th { text-align: left; padding-right: 6px; font-weight: normal; color: #555; }
+.fcov-verdict { margin: 4px 0 2px; font-weight: bold; }
+.fcov-verdict-pass { color: #1a7f37; }
+.fcov-verdict-fail { color: #d00000; }
+.fcov-fails-title { font-size: 12px; color: #555; }
+.fcov-fails { margin: 2px 0 6px; padding-left: 18px; font-size: 12px; }
+.fcov-fails li { margin: 1px 0; }
+/* Vector panes: the svg of an upper pane must not swallow clicks meant for a lower pane;
+   the paths themselves stay interactive. Isochrones: only their outline is clickable. */
+.leaflet-pane > svg { pointer-events: none; }
+.leaflet-pane > svg path.leaflet-interactive.fcov-iso { pointer-events: visibleStroke; }
+/* District names: dark text with a white halo, centred on the point, never clickable. */
+.fcov-label { background: none; border: none; pointer-events: none; }
+.fcov-label-text { position: absolute; transform: translate(-50%, -50%); white-space: nowrap; text-align: center;
+  font: bold 14px/1.15 "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+  color: {label}; text-shadow: 0 0 2px {halo}, 0 0 2px {halo}, 0 0 3px {halo}, 0 0 4px {halo}, 1px 1px 0 {halo},
+  -1px -1px 0 {halo}, 1px -1px 0 {halo}, -1px 1px 0 {halo}; }
+.fcov-label-text small { display: block; font-size: 11px; font-weight: bold; }
 </style>
 """
+
+
+_CSS = _CSS.replace("{label}", st.LABEL_COLOUR).replace("{halo}", st.LABEL_HALO)
 
 
 def _overlay_element(body_html: str) -> Any:
@@ -524,10 +629,17 @@ def build_map(
             control=True,
         ).add_to(m)
 
+    # Panes, bottom to top: tiles 200, districts 350, overlays (isochrones, gaps) 400,
+    # district names 450, facility symbols 600, tooltips 650, popups 700.
+    folium.map.CustomPane(DISTRICT_PANE, z_index=350, pointer_events=True).add_to(m)
+    folium.map.CustomPane(LABEL_PANE, z_index=450, pointer_events=False).add_to(m)
     if shown.population_raster is not None:
         _population_overlay(Path(shown.population_raster), gcj=gcj, lang=lang).add_to(m)
     if shown.districts is not None and len(shown.districts):
         _district_layer(shown.districts, lang).add_to(m)
+        labels = _district_label_layer(shown.districts, lang)
+        if labels is not None:
+            labels.add_to(m)
     iso_items: list[tuple[str, str]] = []
     if shown.isochrones is not None and len(shown.isochrones):
         for layer in _isochrone_layers(shown.isochrones, lang):
@@ -576,9 +688,57 @@ def build_map(
     return m
 
 
+NO_LEAFLET_ID = "fcov-no-leaflet"
+_BODY_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def offline_sibling(path: str | os.PathLike[str]) -> Path:
+    """The offline variant next to an online map: ``DIR/<stem>_offline.html``."""
+    target = Path(path)
+    return target.with_name(f"{target.stem}_offline.html")
+
+
+def _no_leaflet_note(target: Path) -> str:
+    """A bilingual note shown when Leaflet (from its CDN) cannot load; removed by script when it does.
+
+    Without internet (or with JavaScript off) the online map is a blank page; the note
+    names the self-contained sibling file instead.
+    """
+    from urllib.parse import quote
+
+    name = offline_sibling(target).name
+    link = f'<a href="{_esc(quote(name))}">{_esc(name)}</a>'
+    style = (
+        "position:fixed;top:0;left:0;right:0;z-index:100000;background:#fff3cd;color:#4d3800;"
+        "border-bottom:2px solid #e0b000;padding:12px 18px;font:15px/1.6 sans-serif;"
+    )
+    return (
+        f'<div id="{NO_LEAFLET_ID}" style="{style}">'
+        "<b>地图未能加载</b>：在线版需要联网下载地图程序库 Leaflet（或浏览器禁用了 JavaScript）。"
+        f"请打开同一文件夹中的离线版 {link}（若没有，可用 <code>fcov map --offline</code> 生成）。<br>"
+        "<b>The map could not load</b>: this online version needs the internet to fetch the Leaflet map library "
+        f"(or JavaScript is disabled). Open the offline version in the same folder, {link} "
+        "(if it is missing, make it with <code>fcov map --offline</code>)."
+        "</div>"
+        "<script>(function () { if (typeof L !== 'undefined') { "
+        f"var note = document.getElementById('{NO_LEAFLET_ID}'); if (note) {{ note.parentNode.removeChild(note); }} }} }})();"
+        "</script>"
+    )
+
+
+def _with_no_leaflet_note(page: str, target: Path) -> str:
+    match = _BODY_TAG.search(page)
+    if match is None:
+        return page
+    return page[: match.end()] + _no_leaflet_note(target) + page[match.end():]
+
+
 def save_map(m: folium.Map, path: str | os.PathLike[str], *, offline: bool = False) -> Path:
     """Write ``m`` as one HTML file (atomically).
 
+    Without ``offline`` the page loads Leaflet from its CDN; a note (Chinese and
+    English) naming the offline sibling ``<stem>_offline.html`` shows if it cannot
+    (no internet, or JavaScript off) and is removed as soon as Leaflet is there.
     With ``offline=True`` Leaflet and leaflet.markercluster are inlined from
     ``coverage/vendor`` and the unused CDN links folium adds (jQuery, Bootstrap,
     icon fonts) are dropped, so the file needs no network for its code. Tile
@@ -588,10 +748,12 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, offline: bool = Fal
     """
     from coverage.maps._offline import inline_assets
 
+    target = Path(path)
     page = m.get_root().render()
     if offline:
         page = inline_assets(page)
-    target = Path(path)
+    else:
+        page = _with_no_leaflet_note(page, target)
     write_text_atomic(target, page)
     logger.info("wrote %s (%.0f kB%s)", target, len(page.encode()) / 1024, ", offline" if offline else "")
     return target

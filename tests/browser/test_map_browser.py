@@ -163,7 +163,7 @@ def test_fixture_map_in_chromium(driver: Any, tmp_path: Path, offline: bool) -> 
             pytest.skip("no internet: the online map loads Leaflet from a CDN")
     names = _open(driver, page)
     assert names == [
-        "行政区覆盖率", "等时圈 ≤ 15 分钟", "等时圈 ≤ 11 分钟", "覆盖缺口", "设施: 医院 (1)",
+        "行政区覆盖率", "行政区名称", "等时圈 ≤ 15 分钟", "等时圈 ≤ 11 分钟", "覆盖缺口", "设施: 医院 (1)",
         "设施: 社区卫生服务中心 (3)", "设施: 乡镇卫生院 (1)", "设施: 120急救站 (1)", "规划站点 (1)", "建议站点 (1)",
     ]
     assert _severe_errors(driver) == []

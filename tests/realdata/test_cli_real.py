@@ -2,7 +2,7 @@
 
 The shared samples hold no facilities or population for Porto Alegre, so the
 stations sit on real road nodes chosen by a fixed rule and the population is a
-district table spread over the real network; the network, its one-way streets,
+district table spread on a grid (the one rule, coverage/study.py); the network, its one-way streets,
 speeds and snapping are the real part under test.
 """
 
@@ -138,3 +138,31 @@ def test_traveltime_and_isochrones_on_the_real_network(poa_case: dict[str, str])
     five = polygons[(polygons["unit"] == "min") & (polygons["threshold"] == 5)].to_crs(32722).area.sum()
     ten = polygons[(polygons["unit"] == "min") & (polygons["threshold"] == 10)].to_crs(32722).area.sum()
     assert 0 < five < ten
+
+
+def test_report_and_commands_agree_on_the_real_network(poa_case: dict[str, str]) -> None:
+    """One verdict on a real network: `fcov report` and `fcov coverage` / `check-stations` give identical tables."""
+    load_commands()
+    folder = Path(poa_case["dir"])
+    config = folder / "poa.toml"
+    config.write_text(
+        f'[city]\nname = "poa"\n\n[inputs]\nboundaries = "{poa_case["districts"]}"\n'
+        f'population_table = "{poa_case["population"]}"\n\n'
+        f'[[inputs.facilities]]\npath = "{poa_case["existing"]}"\n\n[network]\nosm = "{poa_case["network"]}"\n\n'
+        '[[coverage]]\nminutes = [8]\nkm = [3.5]\nfacility_types = ["all"]\n\n'
+        f'[check_stations]\nminutes = [8]\nproposed = "{poa_case["proposed"]}"\nexisting_types = ["all"]\n\n'
+        "[outputs]\nmap = false\noffline_map = false\npng = false\n",
+        encoding="utf-8",
+    )
+    assert run_app(["-q", "report", "--config", str(config), "--out", str(folder / "report")]) == 0
+    assert run_app(["-q", "coverage", "--facilities", poa_case["existing"], *_common(poa_case), "--minutes", "8",
+                    "--km", "3.5", "--facility-type", "all", "--out", str(folder / "cov_same")]) == 0
+    assert run_app(["-q", "check-stations", "--existing", poa_case["existing"], "--proposed", poa_case["proposed"],
+                    *_common(poa_case), "--minutes", "8", "--facility-type", "all",
+                    "--out", str(folder / "check_same")]) in (0, 1)
+    for report_file, command_file in (
+        (folder / "report" / "coverage_targets_8min_3.5km" / "coverage.csv", folder / "cov_same" / "coverage.csv"),
+        (folder / "report" / "check_stations" / "check_stations.csv", folder / "check_same" / "check_stations.csv"),
+    ):
+        pd.testing.assert_frame_equal(pd.read_csv(report_file, encoding="utf-8-sig"),
+                                      pd.read_csv(command_file, encoding="utf-8-sig"), check_exact=True)

@@ -19,9 +19,15 @@ RANKS = {
     "traveltime": 4,
     "isochrones": 5,
     "population": 6,
+    # people near dropped parts of the road network: needs networks and demand points
+    "diagnostics": 6.5,
     "metrics": 7,
     "siting": 8, "stations": 8,
+    # district x target verdicts with shortfalls, from a coverage result
+    "verdicts": 8.5,
     "maps": 9, "reports": 9,
+    # the one object every command and the report compute through: above every analysis stage
+    "study": 9.5,
     "pipeline": 10,
     "cli": 11,
 }

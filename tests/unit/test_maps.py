@@ -113,6 +113,7 @@ def test_every_layer_is_a_toggleable_overlay_with_bilingual_names() -> None:
     zh = _controlled_names(build_map(_layers(), lang="zh"))
     assert zh == [
         "行政区覆盖率",
+        "行政区名称",
         "等时圈 ≤ 15 分钟",
         "等时圈 ≤ 11 分钟",
         "覆盖缺口",
