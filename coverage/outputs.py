@@ -183,6 +183,10 @@ _EXACT: dict[str, _Label] = {
     "p90_dist_km": _Label("90分位距离", "90th percentile distance", "km"),
     "facilities": _Label("机构数", "facilities", "count"),
     "passes": _Label("综合达标", "passes every target"),
+    # coverage.verdicts: the district's verdict and what fails, in words
+    "verdict": _Label("判定", "verdict"),
+    "fails_zh": _Label("未达标项", "failing targets, Chinese"),
+    "fails_en": _Label("未达标项", "failing targets, English"),
     REACH_STATUS: _Label("可达状态", "reach status"),
     # demand points and worst-served places
     "point_id": _Label("需求点编号", "demand point id"),
@@ -371,7 +375,7 @@ def is_verdict(column: object) -> bool:
         if key.endswith(suffix) and len(key) > len(suffix):
             key = key[: -len(suffix)]
             break
-    return key in ("passes", "pass") or key.endswith(("_pass", "_pass_mean"))
+    return key in ("passes", "pass", "verdict") or key.endswith(("_pass", "_pass_mean"))
 
 
 def decimals(column: object, units: Mapping[str, str] | None = None) -> int | None:

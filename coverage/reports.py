@@ -167,7 +167,7 @@ def _prepared(table: Table) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     district = next((j for j in keep if machine_key(columns[j]) == "district"), keep[0] if keep else None)
     first = [district] if district is not None else []
     rest = [j for j in keep if j != district]
-    overall = [j for j in rest if machine_key(columns[j]) in ("passes", "pass_after", "pass_before")]
+    overall = [j for j in rest if machine_key(columns[j]) in ("verdict", "passes", "pass_after", "pass_before")]
     verdicts = [j for j in rest if is_verdict(columns[j]) and j not in overall]
     order = first + overall + verdicts + [j for j in rest if j not in overall and j not in verdicts]
     status = table.status.iloc[:, order] if table.status is not None else None

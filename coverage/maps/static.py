@@ -190,7 +190,7 @@ def save_png(
             pcts = [covered_pct(row) for _, row in districts.iterrows()]
             passes = [district_passes(row) for _, row in districts.iterrows()]
             fills = [st.NO_DATA_FILL if p is None else cmap(norm(p)) for p in pcts]
-            districts.plot(ax=ax, color=fills, alpha=0.6, linewidth=0, zorder=1)
+            districts.plot(ax=ax, color=fills, alpha=st.DISTRICT_FILL_OPACITY, linewidth=0, zorder=1)
             for verdict, colour, style in ((True, st.PASS_COLOUR, "-"), (False, st.FAIL_COLOUR, "--"), (None, st.UNKNOWN_COLOUR, "-")):
                 mask = [v is verdict for v in passes]
                 if any(mask):
@@ -199,21 +199,27 @@ def save_png(
                 handles.append(Patch(facecolor="none", edgecolor=st.PASS_COLOUR, linewidth=1.8, label=st.label("pass", lang)))
             if any(p is False for p in passes):
                 handles.append(Patch(facecolor="none", edgecolor=st.FAIL_COLOUR, linestyle="--", linewidth=1.8, label=st.label("fail", lang)))
+            from matplotlib import patheffects
+
+            halo = [patheffects.withStroke(linewidth=3, foreground=st.LABEL_HALO)]
             for (_, row), pct in zip(districts.iterrows(), pcts, strict=True):
                 if "district" in row.index and isinstance(row["district"], str):
                     point = row.geometry.representative_point()
                     # A literal "$" would start matplotlib mathtext; names are shown verbatim.
                     text = row["district"].replace("$", r"\$") + (f"\n{pct:.0f}%" if pct is not None else "")
-                    ax.text(point.x, point.y, text, ha="center", va="center", fontsize=7, color="#222", zorder=15)
+                    ax.text(
+                        point.x, point.y, text, ha="center", va="center", fontsize=10, fontweight="bold",
+                        color=st.LABEL_COLOUR, zorder=15, path_effects=halo, linespacing=1.1,
+                    )
 
         if "isochrones" in proj:
             groups = _isochrone_groups(proj["isochrones"])
             ascending = sorted({(u, t) for t, u, _ in groups})
             for threshold, unit, part in sorted(groups, key=lambda g: (g[1], g[0])):
                 colour = st.ISOCHRONE_COLOURS[ascending.index((unit, threshold)) % len(st.ISOCHRONE_COLOURS)]
-                part.boundary.plot(ax=ax, color=colour, linewidth=1.2, zorder=6)
+                part.boundary.plot(ax=ax, color=colour, linewidth=1.6, zorder=6)
                 text = st.threshold_label(threshold, unit or "min", lang) if not math.isnan(threshold) else ""
-                handles.append(Line2D([], [], color=colour, linewidth=1.5, label=f"{st.label('isochrone', lang)} {text}".strip()))
+                handles.append(Line2D([], [], color=colour, linewidth=2.5, label=f"{st.label('isochrone', lang)} {text}".strip()))
 
         if "gaps" in proj:
             proj["gaps"].plot(ax=ax, color=st.GAP_COLOUR, alpha=0.5, linewidth=0, zorder=4)

@@ -183,3 +183,15 @@ def test_config_errors_name_section_and_key(tmp_path: Path) -> None:
         bad.write_text(text, encoding="utf-8")
         with pytest.raises(InputFileError, match=expected):
             load_config(bad)
+
+
+def test_example_config_documents_every_key() -> None:
+    """configs/examples/example_ningbo.toml names every key of the schema (set or commented out)."""
+    import re
+
+    from coverage.config import schema_rows
+
+    text = (REPO_ROOT / "configs" / "examples" / "example_ningbo.toml").read_text(encoding="utf-8")
+    named = set(re.findall(r"^#?\s*([a-z_]+)\s*=", text, flags=re.MULTILINE))
+    missing = sorted(f"{section}.{key}" for section, key, *_ in schema_rows() if key not in named)
+    assert not missing, f"document these keys in example_ningbo.toml: {missing}"
