@@ -498,6 +498,20 @@ def network_nearest(
             snapped_fac = engine.snap(facilities, id_column="facility_id")
             snapped_pts = engine.snap(points, id_column="point_id", max_snap_m=demand_max_snap_m)
             off = len(snapped_pts.off_network_ids)
+            if off and "pop" in points.columns:
+                import pandas as pd
+
+                on = np.asarray(snapped_pts.on_network, dtype=bool)
+                people = points["pop"].to_numpy(dtype=float)[~on]
+                where = ""
+                if "district" in points.columns:
+                    by = pd.Series(people, index=points["district"].to_numpy()[~on]).groupby(level=0).sum()
+                    where = "; most in " + ", ".join(f"{d} {v:,.0f}" for d, v in by.nlargest(3).items())
+                logger.warning(
+                    "%d demand points (%s people) are farther than %.0f m from any road and count as unreachable%s. "
+                    "Fix: check the road network covers the area, or raise --demand-max-snap-m",
+                    off, f"{people.sum():,.0f}", demand_max_snap_m, where,
+                )
             if snapped_fac.off_network_ids:
                 logger.warning(
                     "%d facilities are farther than %.0f m from the network and reach nobody: %s",

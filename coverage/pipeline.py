@@ -154,7 +154,8 @@ def _coverage_section(run: CoverageRun, folder: Path, maps: list[tuple[str, str]
                        ("population", "人口 population"), ("urban_rule", "城乡划分 urban/rural")):
         if key in summary:
             section.paragraphs.append(f"{label}: {summary[key]}")
-    section.paragraphs.append(f"设施类型 facility types: {', '.join(summary.get('facility_types', []))}")
+    types = summary.get("facility_types", [])
+    section.paragraphs.append(f"设施类型 facility types: {types if isinstance(types, str) else ', '.join(types)}")
     section.tables.append(Table(f"{name}: 分区覆盖 coverage per district", _key_columns(table, access=_has_access_targets(run.standard)),
                                 sheet_name=f"{name}"[:28]))
     try:

@@ -475,7 +475,6 @@ class Study:
             used = result.facilities if len(result.facilities) else self.facilities_of(run.facility_types)
             result.isochrones = self.isochrones(used, minutes=run.isochrones_minutes, km=run.isochrones_km,
                                                 mode=mode, buffer_m=run.isochrone_buffer_m)
-        result.summary["facility_types"] = list(run.facility_types) or ["default for the standard"]
         result.summary["mode"] = mode if network is not None else "none (straight line only)"
         result.summary["population_rule"] = demand.attrs.get("population", {}).get("rule", "")
         from coverage.verdicts import attach_verdicts

@@ -25,6 +25,7 @@ _MEAN_TEST = re.compile(r"^\s*mean\s*(<=|≤|<|>=|≥|>)\s*([0-9.]+)\s*(min|km)\
 _SHARE_TEST = re.compile(r"share within\s*([0-9.]+)\s*(min|km)\s*(?:≥|>=)\s*([0-9.]+)\s*%")
 _UNREACHED = re.compile(r"fails while ([0-9,]+) people cannot be reached")
 _SEPARATORS = re.compile(r"\s*[;；]\s*")
+_ITEM_LABEL = re.compile(r":\s|：")
 
 
 def present(row: Any, column: str) -> bool:
@@ -81,8 +82,29 @@ def _stated_failures(row: Any, lang: str) -> list[str] | None:
             continue
         found = True
         if present(row, column) and str(row[column]).strip():
-            return [part for part in _SEPARATORS.split(str(row[column]).strip()) if part]
+            return _split_failures(str(row[column]).strip())
     return [] if found else None
+
+
+def _split_failures(text: str) -> list[str]:
+    """``"label: how much; label: how much"`` into items.
+
+    When the items are labelled, a piece without a ``label:`` continues the item
+    before it (the stage appends e.g. ``"；54 人不可达"`` to a target's explanation
+    with the same separator). Unlabelled texts are split at every separator.
+    """
+    items: list[str] = []
+    pieces = _SEPARATORS.split(text)
+    separators = ["", *(sep.strip() for sep in _SEPARATORS.findall(text))]
+    labelled = any(_ITEM_LABEL.search(piece) for piece in pieces)
+    for piece, separator in zip(pieces, separators, strict=True):
+        if not piece:
+            continue
+        if items and labelled and not _ITEM_LABEL.search(piece):
+            items[-1] += (separator if separator == "；" else f"{separator} ") + piece
+        else:
+            items.append(piece)
+    return items
 
 
 def _target_prefix(name: str) -> str | None:

@@ -215,9 +215,14 @@ def save_png(
         if "isochrones" in proj:
             groups = _isochrone_groups(proj["isochrones"])
             ascending = sorted({(u, t) for t, u, _ in groups})
-            for threshold, unit, part in sorted(groups, key=lambda g: (g[1], g[0])):
+            # Largest area drawn first, so a smaller (e.g. distance) isochrone is not hidden under a larger one;
+            # the legend lists them in the colours' order (ascending per unit), as the HTML map does.
+            by_area = sorted(groups, key=lambda g: -float(g[2].geometry.area.sum()))
+            for rank, (threshold, unit, part) in enumerate(by_area):
                 colour = st.ISOCHRONE_COLOURS[ascending.index((unit, threshold)) % len(st.ISOCHRONE_COLOURS)]
-                part.boundary.plot(ax=ax, color=colour, linewidth=1.6, zorder=6)
+                part.boundary.plot(ax=ax, color=colour, linewidth=1.6, zorder=6 + rank * 0.01)
+            for threshold, unit, _ in sorted(groups, key=lambda g: (g[1], g[0])):
+                colour = st.ISOCHRONE_COLOURS[ascending.index((unit, threshold)) % len(st.ISOCHRONE_COLOURS)]
                 text = st.threshold_label(threshold, unit or "min", lang) if not math.isnan(threshold) else ""
                 handles.append(Line2D([], [], color=colour, linewidth=2.5, label=f"{st.label('isochrone', lang)} {text}".strip()))
 

@@ -175,7 +175,7 @@ def _geojson(data: dict[str, Any], name: str, *, style: dict[str, Any] | None = 
 
 _TOOLTIP_FAILURES = 3  # failing targets listed in the hover tooltip (the popup lists all)
 DISTRICT_PANE = "fcovDistricts"  # below the overlay pane: isochrones and gaps are drawn over the choropleth
-LABEL_PANE = "fcovLabels"  # above isochrones and gaps, below facility symbols; not clickable
+LABEL_PANE = "fcovLabels"  # above everything but tooltips and popups; clicks pass through to what is below
 
 
 def _district_name(row: Any) -> str:
@@ -205,7 +205,8 @@ def _verdict_html(passes: bool | None, failures: list[str], lang: str) -> str:
 def _district_tooltip(name: str, pct: float | None, passes: bool | None, failures: list[str], lang: str) -> str:
     head = f"<b>{_esc(name)}</b>" + (f": {pct:.1f}%" if pct is not None else "")
     if passes is not None or failures:
-        head += f" · {_esc(st.label('pass' if passes and not failures else 'fail', lang))}"
+        ok = bool(passes) and not failures
+        head += f' · <span class="fcov-verdict-{"pass" if ok else "fail"}">{_esc(st.label("pass" if ok else "fail", lang))}</span>'
     lines = [f"• {_esc(item)}" for item in failures[:_TOOLTIP_FAILURES]]
     if len(failures) > _TOOLTIP_FAILURES:
         lines.append(_esc(st.label("more", lang).format(n=len(failures) - _TOOLTIP_FAILURES)))
@@ -307,10 +308,16 @@ def _isochrone_groups(frame: gpd.GeoDataFrame) -> list[tuple[float, str, gpd.Geo
     return groups
 
 
-def _isochrone_layers(frame: gpd.GeoDataFrame, lang: str) -> list[folium.GeoJson]:
+def _isochrone_layers(frame: gpd.GeoDataFrame, lang: str) -> list[tuple[folium.GeoJson, tuple[str, float]]]:
+    """One layer per threshold, largest area first (drawn below the smaller ones), with its (unit, threshold)."""
+    import shapely
+
     layers = []
     groups = _isochrone_groups(frame)
     ascending = sorted({(u, t) for t, u, _ in groups})
+    # Distance and time isochrones interleave: order by area so none hides under a larger one.
+    # (Square degrees are fine for ordering layers of one map.)
+    groups = sorted(groups, key=lambda g: -float(shapely.area(g[2].geometry.values).sum()))
     for threshold, unit, part in groups:
         colour = st.ISOCHRONE_COLOURS[ascending.index((unit, threshold)) % len(st.ISOCHRONE_COLOURS)]
         text = st.threshold_label(threshold, unit or "min", lang) if not math.isnan(threshold) else ""
@@ -327,7 +334,7 @@ def _isochrone_layers(frame: gpd.GeoDataFrame, lang: str) -> list[folium.GeoJson
             "color": colour, "weight": 3, "fillColor": colour, "fillOpacity": st.ISOCHRONE_FILL_OPACITY,
             "opacity": 0.95, "className": "fcov-iso",
         }
-        layers.append(_geojson(_feature_collection(part, props), name, style=style))
+        layers.append((_geojson(_feature_collection(part, props), name, style=style), (unit, threshold)))
     return layers
 
 
@@ -618,6 +625,7 @@ def build_map(
     max_zoom = spec.max_zoom if spec is not None else 19
     m = folium.Map(tiles=None, control_scale=True, zoom_start=11)
     m.options["maxZoom"] = max_zoom  # folium passes max_zoom only to its own tile layer
+    m.options["zoomSnap"] = 0.5  # a tighter fit to the study area than whole zoom levels give
     if spec is not None:
         folium.TileLayer(
             tiles=spec.url,
@@ -630,9 +638,10 @@ def build_map(
         ).add_to(m)
 
     # Panes, bottom to top: tiles 200, districts 350, overlays (isochrones, gaps) 400,
-    # district names 450, facility symbols 600, tooltips 650, popups 700.
+    # facility symbols 600, district names 620 (their halo keeps them readable over
+    # dense symbols; clicks go through), tooltips 650, popups 700.
     folium.map.CustomPane(DISTRICT_PANE, z_index=350, pointer_events=True).add_to(m)
-    folium.map.CustomPane(LABEL_PANE, z_index=450, pointer_events=False).add_to(m)
+    folium.map.CustomPane(LABEL_PANE, z_index=620, pointer_events=False).add_to(m)
     if shown.population_raster is not None:
         _population_overlay(Path(shown.population_raster), gcj=gcj, lang=lang).add_to(m)
     if shown.districts is not None and len(shown.districts):
@@ -642,11 +651,13 @@ def build_map(
             labels.add_to(m)
     iso_items: list[tuple[str, str]] = []
     if shown.isochrones is not None and len(shown.isochrones):
-        for layer in _isochrone_layers(shown.isochrones, lang):
+        keyed = []
+        for layer, key in _isochrone_layers(shown.isochrones, lang):
             layer.add_to(m)
             style = layer.style_function({"properties": {}}) if layer.style_function else {}
-            iso_items.append((layer.layer_name, style.get("color", st.ISOCHRONE_COLOURS[0])))
-        iso_items.reverse()  # ascending thresholds in the legend
+            keyed.append((key, (layer.layer_name, style.get("color", st.ISOCHRONE_COLOURS[0]))))
+        # The legend lists thresholds ascending per unit, the order the colours are given in.
+        iso_items = [item for _, item in sorted(keyed, key=lambda k: (k[0][0], -math.inf if math.isnan(k[0][1]) else k[0][1]))]
     if shown.gaps is not None and len(shown.gaps):
         _gap_layer(shown.gaps, lang).add_to(m)
     if shown.facilities is not None and len(shown.facilities):

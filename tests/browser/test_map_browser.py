@@ -220,13 +220,118 @@ def demo_maps(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_demo_map_in_chromium(driver: Any, demo_maps: list[Path], tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
     assert demo_maps, "the demo produced no offline map"
     for page in demo_maps:
         names = _open(driver, page)
         assert names, f"{page}: no layers in the layer control"
         joined = " ".join(names)
-        for expected in ("等时圈", "覆盖缺口"):  # isochrone and gap layers (Chinese labels)
+        for expected in ("等时圈", "覆盖缺口", "行政区名称"):  # isochrone, gap and name layers (Chinese labels)
             assert expected in joined, f"{page}: layer {expected!r} missing from {names}"
         assert _severe_errors(driver) == [], page
         assert driver.execute_script("return window.__fcovAlerts") == []
+        labels = [el.text for el in driver.find_elements(By.CSS_SELECTOR, ".fcov-label-text") if el.is_displayed()]
+        assert len(labels) >= 2 and all(labels), f"{page}: district names not shown: {labels}"
+        assert driver.find_elements(By.ID, "fcov-no-leaflet") == [], page  # offline: no "cannot load" note
         _screenshot(driver, tmp_path, f"demo-{page.stem}")
+
+
+def _container_point(driver: Any, lat: float, lon: float) -> tuple[int, int]:
+    """Viewport pixel of (lat, lon) on the page's folium map."""
+    x, y = driver.execute_script(
+        """
+        var key = Object.keys(window).find(function (k) { return /^map_[0-9a-f]+$/.test(k); });
+        var map = window[key], pt = map.latLngToContainerPoint([arguments[0], arguments[1]]);
+        var box = map.getContainer().getBoundingClientRect();
+        return [pt.x + box.left, pt.y + box.top];
+        """,
+        lat, lon,
+    )
+    return round(x), round(y)
+
+
+def _pointer(driver: Any, xy: tuple[int, int], *, click: bool) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    actions = ActionChains(driver)
+    actions.w3c_actions.pointer_action.move_to_location(*xy)
+    if click:
+        actions.w3c_actions.pointer_action.click()
+    actions.perform()
+    time.sleep(0.5)
+
+
+def test_fixture_map_explains_itself(driver: Any, tmp_path: Path) -> None:
+    """Names always shown, choropleth under see-through isochrones, clicks inside an isochrone reach
+    the district, and its tooltip and popup say which target fails by how much."""
+    from dataclasses import replace
+
+    from selenium.webdriver.common.by import By
+
+    from coverage.maps import build_map, save_map
+
+    layers = _fixture_layers()
+    districts = layers.districts.copy()
+    districts["verdict"] = ["fail", "fail"]
+    districts["fails_zh"] = ["ems_urban_mean 平均响应 12.3 分钟 > 11 分钟 (超 1.3 分钟)", "b: 缺 12,345 人"]
+    page = save_map(
+        build_map(replace(layers, districts=districts), lang="zh", tiles="none"), tmp_path / "explain.html", offline=True
+    )
+    _open(driver, page)
+    assert _severe_errors(driver) == []
+    labels = driver.find_elements(By.CSS_SELECTOR, ".leaflet-fcovLabels-pane .fcov-label-text")
+    assert [el.text.splitlines()[0] for el in labels] == ["海曙区", EVIL]
+    assert all(el.is_displayed() for el in labels)
+    # The choropleth has its own pane below the isochrones and gaps, and its colour shows.
+    fills = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-fcovDistricts-pane path')).map(function (p) {"
+        " var s = getComputedStyle(p); return [p.getAttribute('fill'), parseFloat(s.fillOpacity)]; });"
+    )
+    assert len(fills) == 2 and all(opacity >= 0.55 for _, opacity in fills) and fills[0][0] != fills[1][0]
+    overlay = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-overlay-pane path.fcov-iso')).map(function (p) {"
+        " return parseFloat(getComputedStyle(p).fillOpacity); });"
+    )
+    assert len(overlay) == 2 and max(overlay) <= 0.1
+    # Inside the 11-minute isochrone (not on its outline): the district answers, not the isochrone.
+    xy = _container_point(driver, 29.871, 121.549)
+    hit = driver.execute_script(
+        "var e = document.elementFromPoint(arguments[0], arguments[1]); return e.closest('.leaflet-pane').className;", *xy
+    )
+    assert "fcovDistricts" in hit
+    _pointer(driver, xy, click=False)
+    tooltip = driver.find_element(By.CSS_SELECTOR, ".leaflet-tooltip").text
+    assert "海曙区" in tooltip and "未达标" in tooltip and "超 1.3 分钟" in tooltip
+    _pointer(driver, xy, click=True)
+    popup = driver.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+    assert "海曙区" in popup.text and "未达标指标" in popup.text
+    assert [li.text for li in popup.find_elements(By.CSS_SELECTOR, "li")] == [
+        "ems_urban_mean 平均响应 12.3 分钟 > 11 分钟 (超 1.3 分钟)"
+    ]
+    _screenshot(driver, tmp_path, "fixture-explain")
+
+
+def test_online_map_without_leaflet_points_to_the_offline_file(driver: Any, tmp_path: Path) -> None:
+    import re
+
+    from selenium.webdriver.common.by import By
+
+    from coverage.maps import build_map, save_map
+
+    fmap = build_map(_fixture_layers(), lang="zh", tiles="none")
+    online = save_map(fmap, tmp_path / "城区.html")
+    # No internet: every CDN script and stylesheet points at a file that is not there.
+    missing = (tmp_path / "missing").as_uri()
+    html = re.sub(r'(src|href)="https://[^"]+"', lambda m: f'{m.group(1)}="{missing}/x"', online.read_text(encoding="utf-8"))
+    online.write_text(html, encoding="utf-8")
+    driver.get(online.resolve().as_uri())
+    time.sleep(0.5)
+    note = driver.find_element(By.ID, "fcov-no-leaflet")
+    assert note.is_displayed()
+    assert "城区_offline.html" in note.text and "离线版" in note.text and "offline version" in note.text
+    assert note.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("/%E5%9F%8E%E5%8C%BA_offline.html")
+    _screenshot(driver, tmp_path, "online-without-leaflet")
+    offline = save_map(fmap, tmp_path / "城区_offline.html", offline=True)
+    _open(driver, offline)
+    assert driver.find_elements(By.ID, "fcov-no-leaflet") == []
