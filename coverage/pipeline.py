@@ -58,7 +58,9 @@ def _code_fingerprint() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+    # the TOML data (standards, speeds, facility-type rules) changes results as much as the code
+    package = Path(__file__).resolve().parent
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.toml")]):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

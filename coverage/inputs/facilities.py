@@ -16,7 +16,6 @@ import math
 import re
 import tomllib
 import unicodedata
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path

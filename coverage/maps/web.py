@@ -540,6 +540,8 @@ _CSS = """
    the paths themselves stay interactive. Isochrones: only their outline is clickable. */
 .leaflet-pane > svg { pointer-events: none; }
 .leaflet-pane > svg path.leaflet-interactive.fcov-iso { pointer-events: visibleStroke; }
+/* Chrome rings a clicked polygon's bounding box in black, hiding the pass/fail outline. */
+.leaflet-pane > svg path.leaflet-interactive:focus { outline: none; }
 /* District names: dark text with a white halo, centred on the point, never clickable. */
 .fcov-label { background: none; border: none; pointer-events: none; }
 .fcov-label-text { position: absolute; transform: translate(-50%, -50%); white-space: nowrap; text-align: center;

@@ -38,7 +38,11 @@ def test_ningbo_hospitals_as_facilities() -> None:
     # 7 names contain 卫生院 and 1 contains 社区卫生服务 (a centre): types inferred from names.
     assert (gdf["facility_type"] == "thc").sum() == 7
     assert (gdf["facility_type"] == "chc").sum() == 1
-    assert (gdf["facility_type"] == "hospital").sum() == gdf["name"].str.contains("医院|保健院|医疗中心").sum()
+    # a hospital's outpost named 卫生所 (宁波港职工医院北仑卫生所) is a clinic, not a hospital
+    outposts = gdf["name"].str.contains("医院") & gdf["name"].str.contains("卫生所|卫生室|门诊部")
+    assert gdf.loc[outposts, "facility_type"].eq("clinic").all() and outposts.sum() == 1
+    assert (gdf["facility_type"] == "hospital").sum() == (
+        gdf["name"].str.contains("医院|保健院|医疗中心") & ~outposts).sum()
 
 
 def test_ningbo_hospitals_within_their_own_extent() -> None:
