@@ -185,8 +185,8 @@ _EXACT: dict[str, _Label] = {
     "passes": _Label("综合达标", "passes every target"),
     # coverage.verdicts: the district's verdict and what fails, in words
     "verdict": _Label("判定", "verdict"),
-    "fails_zh": _Label("未达标项", "failing targets, Chinese"),
-    "fails_en": _Label("未达标项", "failing targets, English"),
+    "fails_zh": _Label("未达标项", "failing targets in Chinese"),
+    "fails_en": _Label("未达标项", "failing targets in English"),
     REACH_STATUS: _Label("可达状态", "reach status"),
     # demand points and worst-served places
     "point_id": _Label("需求点编号", "demand point id"),

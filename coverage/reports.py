@@ -96,7 +96,7 @@ th .key{display:block;font-weight:normal;font-size:.8em;color:#666;word-break:br
 tr>:first-child{position:sticky;left:0;z-index:1;background:#fff;text-align:left;max-width:14em}
 thead tr>:first-child{background:#eef3f8;z-index:2}
 caption{text-align:left;font-weight:bold;padding:.3em 0;position:sticky;left:0}
-td.st-pass{background:#dff3e4}td.st-fail{background:#fde2e2}td.st-na{background:#eeeeee;color:#666}
+td.t{text-align:left}td.st-pass{background:#dff3e4}td.st-fail{background:#fde2e2}td.st-na{background:#eeeeee;color:#666}
 .pass{color:#1a7f37;font-weight:bold;white-space:nowrap}.fail{color:#c62828;font-weight:bold;white-space:nowrap}.na{color:#777;white-space:nowrap}
 .note{background:#fff6d6;border-left:4px solid #e0b000;padding:.5em 1em}
 .cite{font-size:.85em;color:#555}img{max-width:100%;border:1px solid #ccc}dl dt{font-weight:bold;margin-top:.5em}
@@ -198,7 +198,10 @@ def table_html(table: Table) -> str:
         cells = []
         for j, value in enumerate(record):
             tone = status_value(status_rows[i][j]) if status_rows is not None else None
-            css = f" class='{_STATUS_CLASS[tone]}'" if tone else ""
+            classes = [_STATUS_CLASS[tone]] if tone else []
+            if isinstance(value, str) and not verdict[j]:
+                classes.append("t")  # text reads from the left, numbers line up on the right
+            css = f" class='{' '.join(classes)}'" if classes else ""
             cells.append(f"<td{css}>{_cell(value, places[j], verdict[j])}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (

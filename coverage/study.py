@@ -308,13 +308,10 @@ class Study:
         if mode in self._warned_dropped or self._demand is None:
             return
         self._warned_dropped.add(mode)
-        try:
-            from coverage import diagnostics
-        except ImportError:
-            return
-        warn = getattr(diagnostics, "warn_dropped_population", None)
-        if warn is not None:
-            warn(self._networks[mode], self._demand, max_snap_m=self.analysis.demand_max_snap_m, mode=mode)
+        from coverage.diagnostics import warn_dropped_population
+
+        warn_dropped_population(self._networks[mode], self._demand, max_snap_m=self.analysis.demand_max_snap_m,
+                                mode=mode)
 
     # ------------------------------------------------------------------ demand
 

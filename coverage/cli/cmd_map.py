@@ -13,6 +13,7 @@ from coverage.cli._app import app, info, point_crs
 # inputs everywhere else (coordinate system from --crs); vector files as they are.
 _POINT_LAYERS = ("facilities", "proposed", "suggested")
 
+
 @app.command("map")
 def map_command(
     out: Annotated[Path, typer.Option("--out", help="Output HTML file.")],
@@ -47,7 +48,10 @@ def map_command(
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Mark the maps as synthetic (demo) data.")] = False,
     crs: Annotated[
         str | None,
-        typer.Option("--crs", help="Coordinate system of CSV/XLSX point files: wgs84, gcj02, bd09 or EPSG:NNNN (default: global --crs)."),
+        typer.Option(
+            "--crs",
+            help="Coordinate system of CSV/XLSX point files: wgs84, gcj02, bd09 or EPSG:NNNN (default: global --crs).",
+        ),
     ] = None,
 ) -> None:
     """Draw districts (percent covered, pass/fail), isochrones, gaps and facilities on a web map."""

@@ -479,7 +479,7 @@ def _legend_html(layers: MapLayers, lang: str, iso_items: list[tuple[str, str]])
         )
     for text, colour in iso_items:
         parts.append(
-            f'<div class="fcov-row"><span class="fcov-swatch fcov-iso-swatch" style="border:3px solid {colour};'
+            f'<div class="fcov-row"><span class="fcov-swatch" style="border:3px solid {colour};'
             f'background:{colour}1a"></span>{_esc(text)}</div>'
         )
     if layers.gaps is not None and len(layers.gaps):

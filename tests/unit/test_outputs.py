@@ -326,7 +326,7 @@ def test_report_overview_status_and_scrolling_tables() -> None:
     )
     text = render_html(report)
     assert text.index("总览 overview") < text.index("<nav>") < text.index("detail</h2>")
-    assert "<td class='st-fail'>" in text and "class='table-wrap'" in text and "position:sticky" in text
+    assert "<td class='st-fail t'>" in text and "class='table-wrap'" in text and "position:sticky" in text
     detail = text[text.index("detail</h2>"):]
     heads = [detail.index(k) for k in ("区县", "综合达标", "人口 population", "覆盖率")]
     assert heads == sorted(heads)  # district, then the verdict, then the rest
