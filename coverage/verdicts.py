@@ -200,9 +200,11 @@ def attach_verdicts(result: CoverageResult) -> pd.DataFrame:
 
 def write_verdicts(grid: pd.DataFrame, folder: str | Path) -> Path:
     """``verdicts.csv`` (district x target, long form) written atomically into ``folder``."""
-    from coverage._io import write_text_atomic
+    from coverage._io import temp_output_path
+    from coverage.outputs import save_csv
 
     path = Path(folder) / "verdicts.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, "\ufeff" + grid.round({"measured": 2, "threshold": 2, "shortfall": 1}).to_csv(index=False))
+    with temp_output_path(path) as tmp:  # a district named "=cmd|..." must stay text in Excel
+        save_csv(grid.round({"measured": 2, "threshold": 2, "shortfall": 1}), tmp)
     return path
