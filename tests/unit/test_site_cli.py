@@ -153,3 +153,19 @@ def test_demo_lscp_sites_are_not_called_redundant(tmp_path: Path, capsys: pytest
     assert code in (0, 1), out
     assert "16 proposed, 0 redundant" in out
     assert "duplicates the existing stations" not in out
+
+
+def test_weighted_demand_without_boundaries(files: dict[str, Path], tmp_path: Path) -> None:
+    """`--demand POINTS --weight COL` needs no --boundaries: the same sites, only the per-district check goes."""
+    with_districts = tmp_path / "with.csv"
+    assert _run(files, with_districts, "--model", "mclp", "--p", "2") == 0
+    without = tmp_path / "without.csv"
+    code = run_app(["site", "--network", str(files["n"]), "--existing", str(files["e"]), "--candidates",
+                    str(files["c"]), "--demand", str(files["d"]), "--weight", "people", "--minutes", "3",
+                    "--model", "mclp", "--p", "2", "--out", str(without)])
+    assert code == 0
+    a, b = pd.read_csv(with_districts), pd.read_csv(without)
+    assert list(a["candidate_id"]) == list(b["candidate_id"]) and len(b) == 2
+    assert not (tmp_path / "without_check.csv").exists()
+    assert run_app(["site", "--network", str(files["n"]), "--population-table", str(files["d"]), "--minutes", "3",
+                    "--model", "lscp", "--out", str(tmp_path / "x.csv")]) == 2  # a table needs districts
