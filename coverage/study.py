@@ -28,7 +28,6 @@ and inflates coverage: 79 % vs 45 % on a central-Shanghai test.)
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -568,7 +567,3 @@ class Study:
                 items.append((f"速度模型 Speed model ({mode})", str(meta["speed_summary"])))
         return items
 
-
-def replace_settings(obj: Any, **changes: Any) -> Any:
-    """``dataclasses.replace`` that ignores None values (an option the user did not give)."""
-    return dataclasses.replace(obj, **{k: v for k, v in changes.items() if v is not None})
