@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 from coverage.cli._app import info, progress
 
@@ -44,6 +46,28 @@ GRID_HELP = ("Grid spacing (m) for spreading a --population-table without a rast
              "spread evenly over the grid cells inside it (with a raster, over the raster's pattern).")
 POPULATION_TABLE_HELP = ("CSV: district, population (optional urban/rural split); spread over --population's pattern "
                          "when given, else evenly over a --grid-m grid.")
+
+
+# Options that every analysis command declares alike (one definition, the same help and default everywhere).
+PopulationBaseOption = Annotated[
+    str, typer.Option("--population-base", help="resident (常住) or registered (户籍) population from the table.")
+]
+AggregateOption = Annotated[int, typer.Option("--aggregate", help="Sum N x N raster cells into one demand point.")]
+GridOption = Annotated[float, typer.Option("--grid-m", help=GRID_HELP)]
+UrbanAreasOption = Annotated[
+    Path | None, typer.Option("--urban-areas", help="Polygons of urban areas; points inside are urban.")
+]
+UrbanDensityOption = Annotated[
+    float | None,
+    typer.Option("--urban-density", help="Label points urban at >= this many people/km² (default: the boundaries' "
+                                         "area_type column, else 1500)."),
+]
+TypeRulesOption = Annotated[
+    Path | None, typer.Option("--type-rules", help="TOML file of facility-type rules (docs/facility_types.md).")
+]
+DemandSnapOption = Annotated[
+    float, typer.Option("--demand-max-snap-m", help="Demand points farther from a road than this (m) are unreachable.")
+]
 
 
 def split_types(text: str | None) -> tuple[str, ...]:

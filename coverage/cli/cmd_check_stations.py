@@ -87,17 +87,11 @@ def check_stations_command(
     population_table: Annotated[
         Path | None, typer.Option("--population-table", help=_common.POPULATION_TABLE_HELP)
     ] = None,
-    population_base: Annotated[
-        str, typer.Option("--population-base", help="resident (常住) or registered (户籍) population from the table.")
-    ] = "resident",
-    aggregate: Annotated[int, typer.Option("--aggregate", help="Sum N x N raster cells into one demand point.")] = 1,
-    grid_spacing_m: Annotated[float, typer.Option("--grid-m", help=_common.GRID_HELP)] = default(Inputs, "grid_m"),
-    urban_areas: Annotated[
-        Path | None, typer.Option("--urban-areas", help="Polygons of urban areas; points inside are urban.")
-    ] = None,
-    urban_density: Annotated[
-        float | None, typer.Option("--urban-density", help="Label points urban at >= this many people/km².")
-    ] = None,
+    population_base: _common.PopulationBaseOption = "resident",
+    aggregate: _common.AggregateOption = 1,
+    grid_spacing_m: _common.GridOption = default(Inputs, "grid_m"),
+    urban_areas: _common.UrbanAreasOption = None,
+    urban_density: _common.UrbanDensityOption = None,
     standard: Annotated[str | None, typer.Option("--standard", help="Standard id (fcov standards list).")] = None,
     minutes: Annotated[str | None, typer.Option("--minutes", help="Explicit time thresholds, e.g. 11,15.")] = None,
     km: Annotated[str | None, typer.Option("--km", help="Explicit distance thresholds, e.g. 3.5.")] = None,
@@ -121,18 +115,14 @@ def check_stations_command(
         float, typer.Option("--max-snap-m", help="Stations farther from a road are off-network (m); a proposed one is "
                                                  "listed as not evaluated.")
     ] = default(Analysis, "max_snap_m"),
-    demand_max_snap_m: Annotated[
-        float, typer.Option("--demand-max-snap-m", help="Demand points farther from a road than this (m) are unreachable.")
-    ] = default(Analysis, "demand_max_snap_m"),
+    demand_max_snap_m: _common.DemandSnapOption = default(Analysis, "demand_max_snap_m"),
     strict: Annotated[
         bool, typer.Option("--strict", help="A proposed station off the road network is an error (exit 2), not 'not evaluated'.")
     ] = False,
     mode: Annotated[
         str | None, typer.Option("--mode", help="Travel mode: drive or walk (default: the standard's mode, else drive).")
     ] = None,
-    type_rules: Annotated[
-        Path | None, typer.Option("--type-rules", help="TOML file of facility-type rules (docs/facility_types.md).")
-    ] = None,
+    type_rules: _common.TypeRulesOption = None,
     crs: Annotated[str | None, typer.Option("--crs", help="Coordinate system of the existing points (default: global --crs).")] = None,
     proposed_crs: Annotated[
         str | None, typer.Option("--proposed-crs", help="Coordinate system of the proposed points (default: as existing).")

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from coverage.cli._app import app, point_crs, progress_tasks, stdout
-from coverage.cli._common import GRID_HELP, POPULATION_TABLE_HELP, cli_study, report_population, split_types
+from coverage.cli import _common as _c
+from coverage.cli._common import POPULATION_TABLE_HELP, cli_study, report_population, split_types
 from coverage.cli._common import floats as _floats
 from coverage.cli._common import fmt as _fmt
 from coverage.config import Analysis, CoverageRun, Inputs, default
@@ -76,18 +77,10 @@ def coverage_command(
     population_table: Annotated[
         Path | None, typer.Option("--population-table", help=POPULATION_TABLE_HELP)
     ] = None,
-    population_base: Annotated[
-        str, typer.Option("--population-base", help="resident (常住) or registered (户籍) population from the table.")
-    ] = "resident",
-    aggregate: Annotated[int, typer.Option("--aggregate", help="Sum N x N raster cells into one demand point.")] = 1,
-    urban_areas: Annotated[
-        Path | None, typer.Option("--urban-areas", help="Polygons of urban areas; points inside are urban.")
-    ] = None,
-    urban_density: Annotated[
-        float | None,
-        typer.Option("--urban-density", help="Label points urban at >= this many people/km² (default: the boundaries' "
-                                             "area_type column, else 1500)."),
-    ] = None,
+    population_base: _c.PopulationBaseOption = "resident",
+    aggregate: _c.AggregateOption = 1,
+    urban_areas: _c.UrbanAreasOption = None,
+    urban_density: _c.UrbanDensityOption = None,
     standard: Annotated[str | None, typer.Option("--standard", help="Standard id (fcov standards list).")] = None,
     minutes: Annotated[str | None, typer.Option("--minutes", help="Explicit time thresholds, e.g. 11,15.")] = None,
     km: Annotated[str | None, typer.Option("--km", help="Explicit distance thresholds, e.g. 3.5.")] = None,
@@ -117,21 +110,15 @@ def coverage_command(
     max_snap_m: Annotated[
         float, typer.Option("--max-snap-m", help="Facilities farther from a road are off-network (m).")
     ] = default(Analysis, "max_snap_m"),
-    demand_max_snap_m: Annotated[
-        float, typer.Option("--demand-max-snap-m", help="Demand points farther from a road than this (m) are unreachable.")
-    ] = default(Analysis, "demand_max_snap_m"),
-    grid_spacing_m: Annotated[
-        float, typer.Option("--grid-m", help=GRID_HELP)
-    ] = default(Inputs, "grid_m"),
+    demand_max_snap_m: _c.DemandSnapOption = default(Analysis, "demand_max_snap_m"),
+    grid_spacing_m: _c.GridOption = default(Inputs, "grid_m"),
     isochrones_minutes: Annotated[
         str | None, typer.Option("--isochrones-minutes", help="Also draw time isochrones (min), e.g. 11,15.")
     ] = None,
     isochrones_km: Annotated[
         str | None, typer.Option("--isochrones-km", help="Also draw network-distance isochrones (km), e.g. 3.5.")
     ] = None,
-    type_rules: Annotated[
-        Path | None, typer.Option("--type-rules", help="TOML file of facility-type rules (docs/facility_types.md).")
-    ] = None,
+    type_rules: _c.TypeRulesOption = None,
     crs: Annotated[
         str | None, typer.Option("--crs", help="Coordinate system of the facility points (default: global --crs).")
     ] = None,

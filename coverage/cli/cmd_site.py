@@ -46,17 +46,11 @@ def site_command(
     ] = ",".join(default(SitingRun, "candidate_roads")),
     population: Annotated[Path | None, typer.Option("--population", help="Population-count raster (GeoTIFF).")] = None,
     population_table: Annotated[Path | None, typer.Option("--population-table", help="CSV: district, population.")] = None,
-    population_base: Annotated[
-        str, typer.Option("--population-base", help="resident (常住) or registered (户籍) population from the table.")
-    ] = "resident",
-    aggregate: Annotated[int, typer.Option("--aggregate", help="Sum N x N raster cells into one demand point.")] = 1,
-    grid_spacing_m: Annotated[float, typer.Option("--grid-m", help=_common.GRID_HELP)] = default(Inputs, "grid_m"),
-    urban_areas: Annotated[
-        Path | None, typer.Option("--urban-areas", help="Polygons of urban areas; points inside are urban.")
-    ] = None,
-    urban_density: Annotated[
-        float | None, typer.Option("--urban-density", help="Label points urban at >= this many people/km².")
-    ] = None,
+    population_base: _common.PopulationBaseOption = "resident",
+    aggregate: _common.AggregateOption = 1,
+    grid_spacing_m: _common.GridOption = default(Inputs, "grid_m"),
+    urban_areas: _common.UrbanAreasOption = None,
+    urban_density: _common.UrbanDensityOption = None,
     demand: Annotated[Path | None, typer.Option("--demand", help="Demand points file (with --weight).")] = None,
     weight: Annotated[str | None, typer.Option("--weight", help="Weight column of --demand.")] = None,
     busy_fraction: Annotated[float | None, typer.Option("--busy-fraction", help="Ambulance busy share q (mexclp).")] = None,
@@ -70,13 +64,9 @@ def site_command(
     max_snap_m: Annotated[
         float, typer.Option("--max-snap-m", help="Stations and sites farther from a road are off-network (m).")
     ] = default(Analysis, "max_snap_m"),
-    demand_max_snap_m: Annotated[
-        float, typer.Option("--demand-max-snap-m", help="Demand points farther from a road than this (m) are unreachable.")
-    ] = default(Analysis, "demand_max_snap_m"),
+    demand_max_snap_m: _common.DemandSnapOption = default(Analysis, "demand_max_snap_m"),
     mode: Annotated[str, typer.Option("--mode", help="Travel mode of the network: drive or walk.")] = "drive",
-    type_rules: Annotated[
-        Path | None, typer.Option("--type-rules", help="TOML file of facility-type rules (docs/facility_types.md).")
-    ] = None,
+    type_rules: _common.TypeRulesOption = None,
     crs: Annotated[str | None, typer.Option("--crs", help="Coordinate system of point inputs (default: global --crs).")] = None,
 ) -> None:
     """Suggest where to build stations (ranked), with coverage before and after."""
