@@ -233,16 +233,18 @@ class CityConfig:
 
     def input_files(self) -> list[Path]:
         """Every input file the run reads (for cache keys and provenance)."""
-        files = [f.path for f in self.inputs.facilities]
-        for optional in (self.inputs.boundaries, self.network.osm, self.network.speeds, self.inputs.population_raster,
-                         self.inputs.population_table, self.inputs.urban_areas, self.inputs.demand_points,
-                         self.inputs.facility_type_rules):
-            if optional is not None:
-                files.append(optional)
+        files = study_files(self.inputs, self.network)
         if self.check_stations is not None:
             files.append(self.check_stations.proposed)
         files.extend(Path(s.candidates) for s in self.siting if s.candidates != "network")
         return files
+
+
+def study_files(inputs: Inputs, network: NetworkSource) -> list[Path]:
+    """The files a study reads whatever it computes (proposals and candidate files come with their runs)."""
+    optional = (inputs.boundaries, network.osm, network.speeds, inputs.population_raster, inputs.population_table,
+                inputs.urban_areas, inputs.demand_points, inputs.facility_type_rules)
+    return [f.path for f in inputs.facilities] + [p for p in optional if p is not None]
 
 
 # section name -> (dataclass, is an array of tables)

@@ -43,6 +43,7 @@ from coverage.config import (
     NetworkSource,
     SitingRun,
     StationCheck,
+    study_files,
 )
 from coverage.errors import CoverageError, InputFileError, PopulationError
 
@@ -158,12 +159,7 @@ class Study:
     @property
     def input_hashes(self) -> dict[str, str]:
         if self._input_hashes is None:
-            files = [f.path for f in self.inputs.facilities]
-            for optional in (self.inputs.boundaries, self.network_source.osm, self.network_source.speeds,
-                             self.inputs.population_raster, self.inputs.population_table, self.inputs.urban_areas,
-                             self.inputs.demand_points, self.inputs.facility_type_rules):
-                if optional is not None:
-                    files.append(optional)
+            files = study_files(self.inputs, self.network_source)
             self._input_hashes = {str(p): file_sha256(p) for p in files}
         return self._input_hashes
 
