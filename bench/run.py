@@ -3,6 +3,10 @@
 Each module exposes ``run() -> str`` returning a Markdown section (a heading
 and a table with absolute times, peak memory and ratios against the peers
 named in the issue). Timings are comparable only within one run on one machine.
+
+``bench/run.py NAME ...`` runs only those modules and keeps the other sections of
+the existing results.md (each section sits between ``<!-- bench:NAME -->``
+markers and carries the commit and time it was measured at).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import datetime as dt
 import importlib.util
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -29,12 +34,24 @@ def _commit() -> str:
         return "unknown"
 
 
+_SECTION = re.compile(r"<!-- bench:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /bench:(?P=name) -->\n", re.S)
+
+
+def _previous_sections(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    return {m["name"]: m["body"] for m in _SECTION.finditer(path.read_text(encoding="utf-8"))}
+
+
 def main() -> int:
     only = set(sys.argv[1:])
-    sections = [
-        f"# Benchmark results\n\nRun {dt.datetime.now().isoformat(timespec='seconds')}, commit {_commit()}, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.\n"
-    ]
+    results = HERE / "results.md"
+    sections = _previous_sections(results) if only else {}
+    header = (
+        f"# Benchmark results\n\nWritten {dt.datetime.now().isoformat(timespec='seconds')}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        "Each section says when and at which commit it was measured; ratios compare peers within one section.\n"
+    )
     failed = []
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")
@@ -44,18 +61,21 @@ def main() -> int:
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         started = time.perf_counter()
+        stamp = f"_Measured {dt.datetime.now().isoformat(timespec='minutes')} at commit {_commit()}._\n\n"
         print(f"== {path.name} ...", file=sys.stderr, flush=True)
         try:
             spec.loader.exec_module(module)
-            sections.append(module.run())
+            body = module.run()
         except Exception as err:  # noqa: BLE001 - one failing bench must not hide the others
             failed.append(name)
-            sections.append(f"## {name}\n\nFAILED: {type(err).__name__}: {err}\n")
+            body = f"## {name}\n\nFAILED: {type(err).__name__}: {err}\n"
+        heading, _, rest = body.partition("\n")
+        sections[name] = f"{heading}\n\n{stamp}{rest.lstrip()}".rstrip() + "\n"
         print(f"   done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    text = "\n".join(sections)
+    text = header + "".join(f"\n<!-- bench:{n} -->\n{sections[n]}<!-- /bench:{n} -->\n" for n in sorted(sections))
     tmp = HERE / ".results.md.tmp"
     tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, HERE / "results.md")
+    os.replace(tmp, results)
     print(text)
     return 1 if failed else 0
 
