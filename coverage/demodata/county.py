@@ -1,4 +1,4 @@
-"""Deterministic generator of the embedded synthetic demo county (示例县 Demo County).
+"""The embedded synthetic demo county (示例县 Demo County).
 
 Everything written here is invented: a county of about 40 km x 30 km with a
 county seat (a dense street grid north of a river), four towns, about thirty
@@ -44,19 +44,25 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import numpy.typing as npt
 
-from coverage import SYNTHETIC_LABEL
-from coverage._io import temp_output_path, write_bytes_atomic, write_text_atomic
+from coverage._io import write_bytes_atomic, write_text_atomic
+from coverage.demodata._common import (
+    NOTE,
+    POP_CELL_DEG,
+    POP_NODATA,
+    SOURCE,
+    FloatArray,
+    LocalFrame,
+    csv_line,
+    write_population_raster,
+    xml_text,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20240601
 ORIGIN_LON = 120.05
 ORIGIN_LAT = 29.30
-POP_CELL_DEG = 1.0 / 1200.0  # 3 arc-seconds, the WorldPop "100 m" grid
-POP_NODATA = -99999.0
 POP_TARGET_TOTAL = 500_000.0
-NOTE = f"{SYNTHETIC_LABEL}: invented by `fcov demo-data` (coverage.demodata); not real places, roads or people"
-SOURCE = "synthetic:facility-coverage demodata"
 
 PATHS = {
     "network": "network/demo_county.osm",
@@ -67,34 +73,17 @@ PATHS = {
     "proposed_stations": "facilities/proposed_120_stations.csv",
 }
 
-FloatArray = npt.NDArray[np.float64]
-
-_WGS84_A_M = 6378137.0
-_WGS84_E2 = (1.0 / 298.257223563) * (2.0 - 1.0 / 298.257223563)
-_PHI_C = math.radians(ORIGIN_LAT + 0.135)
-_MERIDIAN_RADIUS_M = _WGS84_A_M * (1.0 - _WGS84_E2) / (1.0 - _WGS84_E2 * math.sin(_PHI_C) ** 2) ** 1.5
+_FRAME = LocalFrame(ORIGIN_LON, ORIGIN_LAT, 0.135)
 
 
 def local_to_lonlat(x_m: npt.ArrayLike, y_m: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Local demo frame (metres east/north of the origin) -> WGS-84 degrees."""
-    x = np.asarray(x_m, dtype=np.float64)
-    y = np.asarray(y_m, dtype=np.float64)
-    lat = ORIGIN_LAT + np.degrees(y / _MERIDIAN_RADIUS_M)
-    phi = np.radians(lat)
-    prime_radius_m = _WGS84_A_M / np.sqrt(1.0 - _WGS84_E2 * np.sin(phi) ** 2)
-    lon = ORIGIN_LON + np.degrees(x / (prime_radius_m * np.cos(phi)))
-    return lon, lat
+    return _FRAME.to_lonlat(x_m, y_m)
 
 
 def lonlat_to_local(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Inverse of :func:`local_to_lonlat` (metres)."""
-    lon_arr = np.asarray(lon, dtype=np.float64)
-    lat_arr = np.asarray(lat, dtype=np.float64)
-    y = np.radians(lat_arr - ORIGIN_LAT) * _MERIDIAN_RADIUS_M
-    phi = np.radians(lat_arr)
-    prime_radius_m = _WGS84_A_M / np.sqrt(1.0 - _WGS84_E2 * np.sin(phi) ** 2)
-    x = np.radians(lon_arr - ORIGIN_LON) * prime_radius_m * np.cos(phi)
-    return x, y
+    return _FRAME.to_local(lon, lat)
 
 
 # --------------------------------------------------------------------------- geography (km)
@@ -768,7 +757,7 @@ def _osm_xml(b: _Builder) -> str:
     lon, lat = local_to_lonlat(xy[:, 0], xy[:, 1])
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<osm version="0.6" generator="facility-coverage demodata">',
-           f"  <note>{_xml_text(NOTE)}</note>",
+           f"  <note>{xml_text(NOTE)}</note>",
            f'  <bounds minlat="{lat.min():.7f}" minlon="{lon.min():.7f}" maxlat="{lat.max():.7f}" '
            f'maxlon="{lon.max():.7f}"/>']
     out += [f'  <node id="{k + 1}" version="1" lat="{la:.7f}" lon="{lo:.7f}"/>'
@@ -781,10 +770,6 @@ def _osm_xml(b: _Builder) -> str:
         out.append("  </way>")
     out.append("</osm>")
     return "\n".join(out) + "\n"
-
-
-def _xml_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _district_polygons(layout: _Layout) -> dict[str, Any]:
@@ -952,34 +937,12 @@ def _population_grid(layout: _Layout, districts_ll: dict[str, Any], seed: int) -
 
 
 def _write_raster(path: Path, grid: dict[str, Any]) -> None:
-    import rasterio
-    from affine import Affine
-
-    pop = grid["pop"]
-    profile = {"driver": "GTiff", "width": pop.shape[1], "height": pop.shape[0], "count": 1, "dtype": "float32",
-               "crs": "EPSG:4326", "transform": Affine(POP_CELL_DEG, 0.0, grid["west"], 0.0, -POP_CELL_DEG, grid["north"]),
-               "nodata": POP_NODATA, "compress": "deflate", "predictor": 3, "tiled": False}
-    with temp_output_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(pop, 1)
-        dst.update_tags(TIFFTAG_IMAGEDESCRIPTION=NOTE, SOURCE=SOURCE, UNITS="people per cell",
-                        ZONAL_METHOD="cell centre")
-        dst.set_band_description(1, "population (people per 3 arc-second cell), synthetic")
-        dst.update_tags(1, UNITS="people per cell")
+    write_population_raster(path, grid["pop"], west=grid["west"], north=grid["north"])
 
 
 def _zonal(grid: dict[str, Any]) -> dict[str, tuple[float, int]]:
     pop, zone = grid["pop"].astype(np.float64), grid["zone"]
     return {key: (float(pop[zone == k].sum()), int((zone == k).sum())) for k, key in enumerate(grid["keys"], 1)}
-
-
-def _csv_line(values: Sequence[object]) -> str:
-    cells = []
-    for v in values:
-        text = "" if v is None else str(v)
-        if any(c in text for c in ',"\r\n'):
-            text = '"' + text.replace('"', '""') + '"'
-        cells.append(text)
-    return ",".join(cells) + "\r\n"
 
 
 # --------------------------------------------------------------------------- facilities
@@ -1104,7 +1067,7 @@ def generate_demo_data(out_root: Path, *, seed: int = DEFAULT_SEED) -> dict[str,
     n_villages = {key: sum(1 for _n, (vx, vy), _i in layout.villages if poly.contains(shapely.Point(vx, vy)))
                   for key, poly in polys_m.items()}
     features = []
-    csv_lines = [_csv_line(("district_id", "district", "district_en", "area_type", "resident_population",
+    csv_lines = [csv_line(("district_id", "district", "district_en", "area_type", "resident_population",
                             "registered_population", "area_km2", "n_cells", "zonal_method", "data_note"))]
     for d in _DISTRICTS:
         resident = round(zonal[d.district_id][0])
@@ -1118,22 +1081,22 @@ def generate_demo_data(out_root: Path, *, seed: int = DEFAULT_SEED) -> dict[str,
         geometry = {"type": "Polygon",
                     "coordinates": [_ring_lonlat(poly.exterior), *[_ring_lonlat(r) for r in poly.interiors]]}
         features.append({"type": "Feature", "properties": props, "geometry": geometry})
-        csv_lines.append(_csv_line((d.district_id, d.district, d.district_en, d.area_type, resident, registered,
+        csv_lines.append(csv_line((d.district_id, d.district, d.district_en, d.area_type, resident, registered,
                                     area_km2, zonal[d.district_id][1], "cell centre", NOTE)))
     collection = {"type": "FeatureCollection", "name": "demo_districts", "note": NOTE, "features": features}
     write_text_atomic(paths["districts"], json.dumps(collection, ensure_ascii=False, separators=(",", ":")) + "\n")
     write_text_atomic(paths["district_population"], "".join(csv_lines))
 
     existing, proposed = _facility_rows(layout)
-    rows = [_csv_line(_FACILITY_HEADER)]
+    rows = [csv_line(_FACILITY_HEADER)]
     for name, kind, point, beds, doctors, nurses, ambulances in existing:
-        rows.append(_csv_line((name, kind, *_gcj(point), beds, doctors, nurses, ambulances,
+        rows.append(csv_line((name, kind, *_gcj(point), beds, doctors, nurses, ambulances,
                                _district_of(polys_ll, point), "合成示例数据(示例县,非真实);坐标为GCJ-02")))
     write_bytes_atomic(paths["facilities"], "".join(rows).encode("gbk"))
-    rows = [_csv_line(_PROPOSED_HEADER)]
+    rows = [csv_line(_PROPOSED_HEADER)]
     for name, point, ambulances, role in proposed:
         _district_of(polys_ll, point)
-        rows.append(_csv_line((name, *_gcj(point), ambulances, role, f"{NOTE}; coordinates GCJ-02")))
+        rows.append(csv_line((name, *_gcj(point), ambulances, role, f"{NOTE}; coordinates GCJ-02")))
     write_bytes_atomic(paths["proposed_stations"], "".join(rows).encode("utf-8-sig"))
 
     total = sum(v[0] for v in zonal.values())
