@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from coverage.siting.builder import (
 )
 from coverage.siting.heuristics import greedy_set_cover
 from coverage.siting.reduce import coverage_matrix, reduce_cover
+
+logger = logging.getLogger(__name__)
 
 
 def solve_p_center(
@@ -62,6 +65,16 @@ def solve_p_center(
     p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=None)
     assert p_new is not None
     active = np.flatnonzero(w > 0)
+    if active.size == 0:
+        # No demand weight: every choice has worst case 0 (nobody to serve); open the first p candidates.
+        selected = cand[: min(p_new, cand.size)]
+        logger.warning("p-center: every demand weight is 0; any %d sites are optimal (worst case 0)", selected.size)
+        return _finish(
+            model="p-center", cost=cost, A=None, w=w, fixed=fixed_arr, selected=selected, objective=0.0,
+            status="optimal", bound=0.0, gap=0.0, started=started, method="trivial", uncoverable=np.zeros(0, np.int64),
+            reduction={"demand_in": n_demand, "candidates_in": n_cols, "distinct_costs": 0},
+            extra={"lscp_solves": 0},
+        )
     sub_cost = cost[active] if not sp.issparse(cost) else sp.csr_array(cost[active])
     cols = np.union1d(fixed_arr, cand)
     _, best_any = nearest_open(sub_cost, cols)

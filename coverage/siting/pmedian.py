@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from coverage.errors import InfeasibleError
 from coverage.siting.builder import (
     Progress,
     SitingResult,
@@ -72,6 +73,12 @@ def solve_p_median(
     p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=None)
     assert p_new is not None
     p_new = min(p_new, cand.size)
+    if p_new == 0 and fixed_arr.size == 0 and (w > 0).any():
+        msg = (
+            f"p-median: p = {p} opens no site and there is no existing site, so the {int((w > 0).sum())} demand "
+            "points with weight have nowhere to go; raise p or give existing sites"
+        )
+        raise InfeasibleError(msg)
     _, u = nearest_open(cost, fixed_arr)  # cost to the nearest fixed site (inf if none)
     csr = _finite_csr(cost, cand)  # demand x free candidates
     rows_all = np.repeat(np.arange(n_demand), np.diff(csr.indptr))

@@ -486,3 +486,34 @@ class TestCoreAndLagrangian:
         assert res.objective == pytest.approx(w[coverable].sum())
         less = solve_mclp(cost, radius, weights=w, p=int(lscp.objective) - 1)
         assert less.objective < w[coverable].sum()
+
+
+class TestEdgeCases:
+    """Inputs that used to crash or return nonsense (issue 17)."""
+
+    def test_p_center_all_weights_zero_is_trivial(self) -> None:
+        # Used to raise IndexError (values[hi] on an empty array): nobody to serve, worst case 0.
+        res = solve_p_center(HAND, weights=np.zeros(5), p=2)
+        assert res.status == "optimal" and res.method == "trivial"
+        assert res.objective == 0.0
+        assert res.selected.size == 2
+
+    def test_p_center_all_weights_zero_with_existing(self) -> None:
+        res = solve_p_center(HAND, weights=np.zeros(5), p=1, fixed=[3])
+        assert res.objective == 0.0 and res.fixed.tolist() == [3] and res.selected.size == 1
+
+    def test_p_median_p0_without_fixed_is_infeasible(self) -> None:
+        # Used to return status "optimal" with objective inf; p-center raises for the same input.
+        with pytest.raises(InfeasibleError, match="opens no site"):
+            solve_p_median(HAND, weights=HAND_W, p=0)
+        with pytest.raises(InfeasibleError):
+            solve_p_center(HAND, weights=HAND_W, p=0)
+
+    def test_p_median_p0_with_fixed_assigns_to_fixed(self) -> None:
+        res = solve_p_median(HAND, weights=HAND_W, p=0, fixed=[1])
+        assert res.status == "optimal" and res.selected.size == 0
+        assert res.objective == pytest.approx(float(HAND_W @ HAND[:, 1]))
+
+    def test_p_median_p0_all_weights_zero(self) -> None:
+        res = solve_p_median(HAND, weights=np.zeros(5), p=0)
+        assert res.objective == 0.0 and res.selected.size == 0
