@@ -22,6 +22,8 @@ RANKS = {
     # people near dropped parts of the road network: needs networks and demand points
     "diagnostics": 6.5,
     "metrics": 7,
+    # floating-catchment accessibility, cumulative opportunities, capacity and workload: on travel costs and demand
+    "access": 7.5,
     "siting": 8, "stations": 8,
     # district x target verdicts with shortfalls, from a coverage result
     "verdicts": 8.5,

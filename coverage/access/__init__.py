@@ -1,0 +1,1 @@
+"""Accessibility beyond coverage: floating catchments, cumulative opportunities, capacity and workload."""

@@ -1,0 +1,124 @@
+"""Floating-catchment accessibility: equal to pysal `access` on the same cost matrix, and its sparse costs."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from coverage.access import costs as access_costs
+from coverage.access import fca
+from coverage.access.decay import WAN_WEIGHTS, WAN_ZONES_MIN, make_decay
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+
+RTOL = 1e-9
+
+
+def _pysal(costs_min: sp.csr_array, pop: np.ndarray, supply: np.ndarray, method: str, decay, catchment: float
+           ) -> np.ndarray:
+    """The same instance through pysal access (demand ids d*, facility ids f*); NaN where it gives no value."""
+    access = pytest.importorskip("access")
+    coo = costs_min.tocoo()
+    cost_df = pd.DataFrame({"origin": [f"d{i}" for i in coo.col], "dest": [f"f{j}" for j in coo.row],
+                            "cost": coo.data})
+    demand_df = pd.DataFrame({"pop": pop}, index=pd.Index([f"d{i}" for i in range(pop.size)], name="geoid"))
+    supply_df = pd.DataFrame({"supply": supply},
+                             index=pd.Index([f"f{j}" for j in range(supply.size)], name="geoid"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = access.Access(demand_df=demand_df, demand_index=True, demand_value="pop", supply_df=supply_df,
+                              supply_index=True, supply_value="supply", cost_df=cost_df, cost_origin="origin",
+                              cost_dest="dest", cost_name="cost")
+        if method == "2sfca":
+            out = model.two_stage_fca(name="x", max_cost=catchment)
+        elif method in ("e2sfca",):
+            out = model.enhanced_two_stage_fca(name="x", max_cost=catchment, weight_fn=decay)
+        elif method in ("g2sfca", "gravity"):
+            out = model.two_stage_fca(name="x", max_cost=catchment, weight_fn=decay)
+        elif method == "3sfca":
+            out = model.three_stage_fca(name="x", max_cost=catchment, weight_fn=decay)
+        else:
+            out = model.weighted_catchment(name="x", max_cost=catchment)
+    return out["x_supply"].reindex(demand_df.index).to_numpy(dtype=float)
+
+
+def _decay(method: str, catchment: float):
+    if method == "3sfca":
+        return make_decay("step", catchment, zones_min=WAN_ZONES_MIN, weights=WAN_WEIGHTS)
+    return make_decay(fca.DEFAULT_DECAY[method], catchment)
+
+
+def _assert_equal(ours: np.ndarray, theirs: np.ndarray) -> None:
+    known = np.isfinite(theirs)
+    assert known.sum() > 0.5 * theirs.size  # pysal leaves points nobody reaches as NaN; ours are 0
+    np.testing.assert_allclose(ours[known], theirs[known], rtol=RTOL, atol=0)
+    assert (ours[~known] == 0).all()
+
+
+def _random_instance(seed: int = 3, n_dem: int = 400, n_fac: int = 25, catchment: float = 30.0):
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 45, (n_fac, n_dem))
+    d[rng.random(d.shape) < 0.3] = np.inf
+    d[0, :5] = 0.0  # explicit zeros are pairs too
+    keep = d <= catchment
+    rows, cols = np.nonzero(keep)
+    costs = sp.csr_array((d[keep], (rows, cols)), shape=d.shape)
+    pop = rng.uniform(1, 500, n_dem)
+    supply = rng.integers(0, 300, n_fac).astype(float)
+    return costs, pop, supply
+
+
+@pytest.mark.parametrize("method", ["2sfca", "e2sfca", "g2sfca", "3sfca", "gravity", "cumulative"])
+def test_equal_to_pysal_access_on_a_random_instance(method: str) -> None:
+    costs, pop, supply = _random_instance()
+    decay = _decay(method, 30.0)
+    ours = fca.scores(method, costs, pop, supply, decay).access
+    _assert_equal(ours, _pysal(costs, pop, supply, method, decay, 30.0))
+
+
+def test_2sfca_redistributes_supply_without_creating_it() -> None:
+    costs, pop, supply = _random_instance(seed=5)
+    result = fca.two_step(costs, pop, supply, make_decay("flat", 30.0))
+    reached = result.catchment_demand > 0
+    assert np.isclose((pop * result.access).sum(), supply[reached].sum(), rtol=1e-12)
+
+
+def test_decays_follow_their_sources() -> None:
+    step = make_decay("step", 30.0)
+    assert [step(x) for x in (0, 10, 10.01, 20, 25, 30, 31)] == [1.0, 1.0, 0.68, 0.68, 0.22, 0.22, 0.0]
+    gauss = make_decay("gaussian", 30.0)
+    assert gauss(0.0) == pytest.approx(1.0) and gauss(30.0) == pytest.approx(0.0, abs=1e-15)
+    power = make_decay("power", 30.0, beta=2.0)
+    assert power(0.2) == 1.0 and power(4.0) == pytest.approx(1 / 16)
+
+
+def test_catchment_costs_equal_the_engine_matrix() -> None:
+    from _synth import road_grid
+
+    from coverage.traveltime import TravelEngine
+
+    net = road_grid(3000, seed=2, with_lonlat=False)
+    engine = TravelEngine(net, metric="time")
+    rng = np.random.default_rng(1)
+    x = rng.uniform(net.x_m.min(), net.x_m.max(), 4000)
+    y = rng.uniform(net.y_m.min(), net.y_m.max(), 4000)
+    demand = engine.snap_xy(x, y, max_snap_m=300)
+    nodes = rng.choice(net.n_nodes, 30, replace=False)
+    # facilities between nodes, and two on the streets of demand points (the same-street rule)
+    fx = np.concatenate([net.x_m[nodes] + 20.0, x[:2]])
+    fy = np.concatenate([net.y_m[nodes] + 7.0, y[:2] + 1.0])
+    facilities = engine.snap_xy(fx, fy)
+    expected = engine.matrix(facilities, demand, cutoff=300.0)
+    got = access_costs.catchment_costs(engine, facilities, demand, cutoff_s=300.0)
+    expected.sort_indices()
+    got.sort_indices()
+    assert got.nnz == expected.nnz > 1000
+    assert (got.indptr == expected.indptr).all() and (got.indices == expected.indices).all()
+    np.testing.assert_array_equal(got.data, expected.data)
