@@ -35,7 +35,7 @@ from coverage.errors import InputFileError
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["WAY_TAGS", "RawOsm", "raw_from_osmnx_graph", "read_osm_file"]
+__all__ = ["WAY_TAGS", "RawOsm", "raw_from_osmnx_graph", "raw_from_way_nodes", "read_osm_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,27 @@ def read_osm_file(path: str | os.PathLike[str]) -> RawOsm:
         msg = f"OSM file {str(src)!r} contains no ways tagged highway=*; it holds no road network"
         raise InputFileError(msg)
 
+    return raw_from_way_nodes(refs, part_way, lons, lats, way_ids, tag_cols, source=str(src), n_missing_nodes=n_missing)
+
+
+def raw_from_way_nodes(
+    refs: Any,
+    part_way: Any,
+    lons: Any,
+    lats: Any,
+    way_ids: Any,
+    tag_cols: dict[str, list[str | None]],
+    *,
+    source: str,
+    n_missing_nodes: int = 0,
+) -> RawOsm:
+    """Assemble a :class:`RawOsm` from the flat node list of the kept ways.
+
+    ``refs``/``lons``/``lats``/``part_way`` (sequences or arrays of equal length)
+    hold each way node with the index of its way; ``part_way == -1`` marks a
+    separator between parts of a way split by missing nodes, so no segment joins them.
+    """
+    src_name = Path(source).name
     ref_arr = np.asarray(refs, dtype=np.int64)
     way_arr = np.asarray(part_way, dtype=np.int64)
     lon_arr = np.asarray(lons, dtype=np.float64)
@@ -178,12 +199,12 @@ def read_osm_file(path: str | os.PathLike[str]) -> RawOsm:
         seg_way=way_arr[first],
         way_id=np.asarray(way_ids, dtype=np.int64),
         tags={tag: _object_array(col) for tag, col in tag_cols.items()},
-        source=str(src),
-        n_missing_nodes=n_missing,
+        source=source,
+        n_missing_nodes=n_missing_nodes,
     )
-    if n_missing:
-        logger.debug("%s: %d way node references have no location (clipped extract)", src.name, n_missing)
-    logger.debug("%s: %d highway ways, %d segments, %d nodes", src.name, raw.n_ways, raw.seg_u.shape[0], node_id.shape[0])
+    if n_missing_nodes:
+        logger.debug("%s: %d way node references have no location (clipped extract)", src_name, n_missing_nodes)
+    logger.debug("%s: %d highway ways, %d segments, %d nodes", src_name, raw.n_ways, raw.seg_u.shape[0], node_id.shape[0])
     return raw
 
 
