@@ -50,6 +50,8 @@ from coverage.errors import CoverageError, InputFileError, PopulationError
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from coverage.access.run import AccessResult
+    from coverage.config import AccessRun
     from coverage.metrics import AccessTarget, CoverageResult
     from coverage.networks.model import RoadNetwork
     from coverage.siting.run import SiteResult
@@ -520,24 +522,51 @@ class Study:
             strict=check.strict, progress=self.progress("check of proposed stations"), **kwargs,
         )
 
-    def site(self, run: SitingRun) -> SiteResult:
-        """Suggested station sites for one location model, existing stations kept open."""
+    def site(self, run: SitingRun, *, also_open: gpd.GeoDataFrame | None = None) -> SiteResult:
+        """Suggested station sites for one location model, existing stations kept open.
+
+        ``also_open``: more stations kept open beside the study's facilities (the what-if server's
+        proposed stations; they need ``facility_id``, ``name`` and a ``facility_type`` that counts).
+        """
         from coverage.siting.run import site_stations
 
         targets = self._targets([run.minutes] if run.minutes else [], [run.km] if run.km else [])
         candidates = None if run.candidates == "network" else self.read_points(Path(run.candidates))
         existing = self.facilities if self.inputs.facilities else None
+        if also_open is not None and len(also_open):
+            import geopandas as gpd
+            import pandas as pd
+
+            frames = [f for f in (existing, also_open.to_crs("EPSG:4326")) if f is not None]
+            existing = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
         return site_stations(
             self.boundaries if self.has_boundaries else None, self.demand, network=self.network(run.mode or "drive"),
             model=run.model, p=run.p, standard=self._standard(run.standard), targets=targets, existing=existing,
             facility_types=list(run.existing_types) or None, existing_count_toward_p=run.existing_count_toward_p,
-            max_new=run.max_new, candidates=candidates,
+            max_new=run.max_new, exactly_p=run.exactly_p, candidates=candidates,
             generate_candidates=run.network_candidates or candidates is None,
             candidate_spacing_m=run.candidate_spacing_m, candidate_roads=list(run.candidate_roads),
             busy_fraction=run.busy_fraction, dispatch_min=run.dispatch_min, turnout_min=run.turnout_min,
             range_choice=run.range, max_snap_m=self.analysis.max_snap_m,
             demand_max_snap_m=self.analysis.demand_max_snap_m, time_limit_s=run.time_limit_s,
             drop_uncoverable=run.drop_uncoverable, progress=self.progress(f"siting {run.model}"),
+        )
+
+    def access(self, run: AccessRun) -> AccessResult:
+        """Floating-catchment accessibility (supply per 1,000 people) per demand point and district."""
+        from coverage.access.decay import WAN_WEIGHTS, WAN_ZONES_MIN, make_decay
+        from coverage.access.fca import DEFAULT_DECAY
+        from coverage.access.run import evaluate_access
+
+        kind = run.decay or DEFAULT_DECAY[run.method]
+        zones, weights = run.zones_min, run.weights
+        if run.method == "3sfca" and kind == "step" and not zones:
+            zones, weights = WAN_ZONES_MIN, weights or WAN_WEIGHTS
+        decay = make_decay(kind, run.catchment_min, zones_min=zones, weights=weights, beta=run.beta)
+        return evaluate_access(
+            self.boundaries, self.facilities_of(run.facility_types), self.demand, self.engine(run.mode, "time"),
+            method=run.method, supply_column=run.supply, decay=decay, standard=self._standard(run.standard),
+            demand_max_snap_m=self.analysis.demand_max_snap_m, progress=self.progress(f"accessibility {run.method}"),
         )
 
     def describe(self) -> list[tuple[str, str]]:

@@ -31,6 +31,10 @@ RANKS = {
     # the one object every command and the report compute through: above every analysis stage
     "study": 9.5,
     "pipeline": 10,
+    # the what-if server (fcov serve): a thin layer over the study, the stations check and the pipeline
+    "serve": 10.5,
+    # a province of county configs as one task each (serial or dask.distributed), above the one-city pipeline
+    "batch": 10.2,
     "cli": 11,
 }
 ALLOWED_SAME_RANK = {("stations", "siting"), ("siting", "stations")}
