@@ -174,6 +174,27 @@ class SitingRun:
 
 
 @dataclass(frozen=True)
+class AccessRun:
+    """One floating-catchment accessibility run (``fcov access``; docs/access.md)."""
+
+    method: str = _key("2sfca", "2sfca | e2sfca | g2sfca | 3sfca | gravity | cumulative",
+                       choices=("2sfca", "e2sfca", "g2sfca", "3sfca", "gravity", "cumulative"))
+    supply: str = _key("beds", "facility column holding the supply: beds | doctors | nurses | any numeric column")
+    catchment_min: float = _key(30.0, "catchment (min): pairs farther than this count for nothing", min_exclusive=0)
+    decay: str | None = _key(None, "flat | step | gaussian | power (default: the method's; 2sfca flat, e2sfca and "
+                                   "3sfca step, g2sfca gaussian, gravity power)",
+                             choices=("flat", "step", "gaussian", "power"))
+    zones_min: tuple[float, ...] = _key((), "step decay: zone upper bounds (min), default 10, 20, 30")
+    weights: tuple[float, ...] = _key((), "step decay: weight per zone, default 1, 0.68, 0.22 (Luo & Qi 2009; "
+                                          "3sfca: 0.962, 0.704, 0.377, Wan et al. 2012)")
+    beta: float = _key(1.0, "power decay exponent (gravity)", min_exclusive=0)
+    facility_types: tuple[str, ...] = _key((), "facility types whose supply counts, or ['all'] (default all)")
+    mode: str = _key("drive", "drive | walk", choices=("drive", "walk"))
+    standard: str | None = _key("ningbo-2025-resources", "standard whose ratio target for the supply (e.g. beds "
+                                                         "6.6 per 1,000) the scores are compared with")
+
+
+@dataclass(frozen=True)
 class Outputs:
     map: bool = _key(True, "interactive HTML maps")
     offline_map: bool = _key(True, "self-contained HTML (Leaflet inlined, no tiles) for intranet machines")
@@ -205,6 +226,7 @@ class CityConfig:
     siting: tuple[SitingRun, ...]
     outputs: Outputs
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    access: tuple[AccessRun, ...] = ()
 
     # Short names the stages read (kept from the first config layout).
     @property
@@ -257,9 +279,10 @@ SECTIONS: dict[str, tuple[type, bool]] = {
     "coverage": (CoverageRun, True),
     "check_stations": (StationCheck, False),
     "siting": (SitingRun, True),
+    "access": (AccessRun, True),
     "outputs": (Outputs, False),
 }
-_TOP_KEYS = {"city", "inputs", "network", "analysis", "coverage", "check_stations", "siting", "outputs"}
+_TOP_KEYS = {"city", "inputs", "network", "analysis", "coverage", "check_stations", "siting", "outputs", "access"}
 
 
 def schema_rows() -> list[tuple[str, str, str, str, str]]:
@@ -463,6 +486,7 @@ def load_config(path: str | Path) -> CityConfig:
         siting=siting_runs,
         outputs=_section(config_path, "outputs", raw.get("outputs", {}), base),
         raw=raw,
+        access=runs("access"),
     )
     missing = [str(p) for p in config.input_files() if not p.exists()]
     if missing:

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
     from coverage.access.run import AccessResult
     from coverage.config import AccessRun
+    from coverage.access.run import AccessResult
+    from coverage.config import AccessRun
     from coverage.metrics import AccessTarget, CoverageResult
     from coverage.networks.model import RoadNetwork
     from coverage.siting.run import SiteResult
@@ -550,6 +552,23 @@ class Study:
             range_choice=run.range, max_snap_m=self.analysis.max_snap_m,
             demand_max_snap_m=self.analysis.demand_max_snap_m, time_limit_s=run.time_limit_s,
             drop_uncoverable=run.drop_uncoverable, progress=self.progress(f"siting {run.model}"),
+        )
+
+    def access(self, run: AccessRun) -> AccessResult:
+        """Floating-catchment accessibility (supply per 1,000 people) per demand point and district."""
+        from coverage.access.decay import WAN_WEIGHTS, WAN_ZONES_MIN, make_decay
+        from coverage.access.fca import DEFAULT_DECAY
+        from coverage.access.run import evaluate_access
+
+        kind = run.decay or DEFAULT_DECAY[run.method]
+        zones, weights = run.zones_min, run.weights
+        if run.method == "3sfca" and kind == "step" and not zones:
+            zones, weights = WAN_ZONES_MIN, weights or WAN_WEIGHTS
+        decay = make_decay(kind, run.catchment_min, zones_min=zones, weights=weights, beta=run.beta)
+        return evaluate_access(
+            self.boundaries, self.facilities_of(run.facility_types), self.demand, self.engine(run.mode, "time"),
+            method=run.method, supply_column=run.supply, decay=decay, standard=self._standard(run.standard),
+            demand_max_snap_m=self.analysis.demand_max_snap_m, progress=self.progress(f"accessibility {run.method}"),
         )
 
     def access(self, run: AccessRun) -> AccessResult:

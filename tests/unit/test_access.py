@@ -122,3 +122,59 @@ def test_catchment_costs_equal_the_engine_matrix() -> None:
     assert got.nnz == expected.nnz > 1000
     assert (got.indptr == expected.indptr).all() and (got.indices == expected.indices).all()
     np.testing.assert_array_equal(got.data, expected.data)
+
+
+@pytest.fixture(scope="module")
+def demo_study():
+    from coverage.config import load_config
+    from coverage.study import Study
+
+    return Study.from_config(load_config(REPO / "configs" / "demo.toml"))
+
+
+@pytest.mark.parametrize("method", ["2sfca", "e2sfca", "g2sfca", "3sfca", "gravity", "cumulative"])
+def test_equal_to_pysal_access_on_the_demo(demo_study, method: str) -> None:
+    """The demo's beds on its road network: our scores and pysal's on the same catchment cost matrix."""
+    from coverage.access.run import _supply
+
+    engine = demo_study.engine("drive", "time")
+    facilities = _supply(demo_study.facilities, "beds")
+    demand = demo_study.demand
+    fac = engine.snap(facilities, id_column="facility_id")
+    dem = engine.snap(demand, id_column="point_id", max_snap_m=demo_study.analysis.demand_max_snap_m)
+    catchment = 20.0  # the demo county is small: at 30 min nearly every pair is inside
+    costs = access_costs.to_minutes(access_costs.catchment_costs(engine, fac, dem, cutoff_s=catchment * 60))
+    pop = demand["pop"].to_numpy(float)
+    supply = facilities["supply"].to_numpy(float)
+    decay = _decay(method, catchment)
+    ours = fca.scores(method, costs, pop, supply, decay).access
+    _assert_equal(ours, _pysal(costs, pop, supply, method, decay, catchment))
+
+
+def test_demo_beds_per_1000_per_district_against_the_plan(demo_study, tmp_path: Path) -> None:
+    from coverage.access.run import write_access_outputs
+    from coverage.config import AccessRun
+    from coverage.standards import get_standard
+
+    result = demo_study.access(AccessRun(method="2sfca", supply="beds", catchment_min=30.0))
+    table = result.district_table()
+    six_six = get_standard("ningbo-2025-resources").target("beds")
+    assert six_six.value == 6.6 and (table["standard"] == 6.6).all()
+    assert result.summary["standard"]["source"] == "001_cc6f72a1cc436478.txt:180"
+    # population-weighted district scores average to the county's (people x score = beds reached)
+    pop = table["pop"].to_numpy()
+    assert np.isclose((pop * table["score"]).sum() / pop.sum(), result.summary["overall_score"], rtol=1e-12)
+    assert (table["ratio_to_standard"] < 1).all() and set(table["passes"]) == {"no"}
+    written = write_access_outputs(result, tmp_path)
+    assert {p.name for p in written} == {"access.gpkg", "access.csv", "access.xlsx", "access.json"}
+    csv = pd.read_csv(tmp_path / "access.csv", encoding="utf-8-sig")
+    standard_column = next(c for c in csv.columns if c.endswith(" standard"))
+    assert len(csv) == len(table) and (csv[standard_column] == 6.6).all()
+
+
+def test_missing_supply_column_names_the_columns(demo_study) -> None:
+    from coverage.config import AccessRun
+    from coverage.errors import InputFileError
+
+    with pytest.raises(InputFileError, match="beds, doctors, nurses"):
+        demo_study.access(AccessRun(supply="ventilators"))
