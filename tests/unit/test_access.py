@@ -178,3 +178,27 @@ def test_missing_supply_column_names_the_columns(demo_study) -> None:
 
     with pytest.raises(InputFileError, match="beds, doctors, nurses"):
         demo_study.access(AccessRun(supply="ventilators"))
+
+
+def test_fcov_access_on_the_demo_files(demo_study, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import coverage.cli._common as common
+    from coverage.cli import load_commands
+    from coverage.cli._app import run_app
+
+    load_commands()
+    network = demo_study.network("drive")  # the demo's network, built once for the module
+    monkeypatch.setattr(common, "load_network", lambda path, *, mode: network)
+    data = REPO / "data"
+    args = ["access", "--boundaries", str(data / "boundaries" / "demo_districts.geojson"),
+            "--facilities", str(data / "facilities" / "demo_facilities_gcj02.csv"), "--crs", "gcj02",
+            "--network", str(data / "network" / "demo_county.osm"),
+            "--population", str(data / "population" / "demo_population.tif"), "--aggregate", "2",
+            "--method", "e2sfca", "--supply", "doctors", "--weights", "1,0.5", "--zones", "15,30",
+            "--out", str(tmp_path)]
+    assert run_app(args) == 0
+    shown = capsys.readouterr().out
+    assert "4.4" in shown and "<= 15 min: 1, <= 30 min: 0.5" in shown  # the plan's doctors per 1,000, the zones
+    assert {p.name for p in tmp_path.iterdir()} >= {"access.gpkg", "access.csv", "access.xlsx", "access.json",
+                                                     "access.html"}
+    assert run_app([*args[:-2], "--out", str(tmp_path / "x"), "--method", "4sfca"]) == 2
