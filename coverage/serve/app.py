@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Body, FastAPI, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -92,6 +93,13 @@ def create_app(state: ServeState) -> FastAPI:
                      "equal `fcov check-stations` on the same inputs; see docs/serve.md."),
         version=_version(),
     )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Any, err: RequestValidationError) -> JSONResponse:
+        # the offending input is not echoed back (it may be NaN, which JSON cannot carry, or megabytes long)
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in err.errors()]
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(CoverageError)
     async def _bad_input(_request: Any, err: CoverageError) -> JSONResponse:
