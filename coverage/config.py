@@ -87,6 +87,12 @@ class NetworkSource:
     place: str | None = _key(None, "download by place name through osmnx (cached on disk)")
     use_boundaries: bool = _key(False, "download the area of the boundaries through osmnx")
     boundary_margin_m: float | None = _key(None, "margin (m) around the boundaries for use_boundaries", min=0)
+    clip_to_boundaries: bool = _key(True, "with osm = .osm/.osm.pbf and boundaries: read only the roads touching "
+                                          "the boundaries' convex hull + clip_margin_m (a province extract clipped "
+                                          "to the study area)")
+    clip_margin_m: float | None = _key(None, "margin (m) around the boundaries' hull when clipping osm (default: the "
+                                             "longest packaged drive-time target at 120 km/h = 40 km, capped at "
+                                             "50 km; routes and serving facilities beyond it are not seen)", min=0)
     speeds: Path | None = _key(None, "speeds per road class (see coverage/networks/default_speeds.toml)", path=True)
     ambulance: bool = _key(False, "emergency-vehicle speed factor on the drive network")
 
@@ -159,6 +165,8 @@ class SitingRun:
                                                "standards, else all)")
     existing_count_toward_p: bool = _key(False, "p is the total including existing stations")
     max_new: int | None = _key(None, "at most this many new sites", min=1)
+    exactly_p: bool = _key(False, "mclp only: open exactly p new sites (spopt's reading); default at most p, leaving "
+                                  "unopened the sites that add no covered weight (same covered weight)")
     candidates: str = _key("network", "'network' (nodes on main roads, thinned) or a point file of candidate sites")
     network_candidates: bool = _key(False, "also generate network candidates when a candidate file is given")
     candidate_spacing_m: float = _key(DEFAULT_CANDIDATE_SPACING_M, "minimum spacing of generated candidates (m)",

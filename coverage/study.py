@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 
     from coverage.access.run import AccessResult
     from coverage.config import AccessRun
-    from coverage.access.run import AccessResult
-    from coverage.config import AccessRun
     from coverage.metrics import AccessTarget, CoverageResult
     from coverage.networks.model import RoadNetwork
     from coverage.siting.run import SiteResult
@@ -72,10 +70,10 @@ POPULATION_RULE = (
 
 
 def _load_network_file(path: Path, mode: str, *, speeds: Path | None, ambulance: bool,
-                       progress: Progress | None) -> RoadNetwork:
+                       progress: Progress | None, clip: Any = None) -> RoadNetwork:
     from coverage.networks import io as netio
 
-    return netio.load_network(path, mode=mode, speeds=speeds, ambulance=ambulance, progress=progress)
+    return netio.load_network(path, mode=mode, speeds=speeds, ambulance=ambulance, progress=progress, clip=clip)
 
 
 class Study:
@@ -273,7 +271,8 @@ class Study:
                     net = self._network_loader(source.osm, mode)
                 else:
                     net = _load_network_file(source.osm, mode, speeds=source.speeds, ambulance=ambulance,
-                                             progress=self.progress(f"road network ({mode})"))
+                                             progress=self.progress(f"road network ({mode})"),
+                                             clip=self._clip_area(source.osm))
             elif source.place is not None:
                 from coverage.networks import io as netio
 
@@ -293,6 +292,21 @@ class Study:
             self._networks[mode] = net
             self._warn_dropped(mode)
         return self._networks[mode]
+
+    def _clip_area(self, path: Path) -> Any:
+        """The area an OSM extract is read from (the boundaries' hull + margin), or None to read it whole."""
+        source = self.network_source
+        if not source.clip_to_boundaries or self.inputs.boundaries is None:
+            return None
+        from coverage.networks.clip import clip_area, default_margin_m
+        from coverage.networks.io import OSM_SUFFIXES
+
+        if not path.name.lower().endswith(OSM_SUFFIXES):
+            return None  # saved networks and GraphML are used whole
+        margin_m = default_margin_m() if source.clip_margin_m is None else source.clip_margin_m
+        area = clip_area(self.boundaries, margin_m)
+        logger.info("road network: reading %s clipped to the %s", path.name, area.describe())
+        return area
 
     def use_network(self, mode: str, network: RoadNetwork) -> None:
         """Give the study a network already in memory (tests, the what-if server)."""
@@ -552,23 +566,6 @@ class Study:
             range_choice=run.range, max_snap_m=self.analysis.max_snap_m,
             demand_max_snap_m=self.analysis.demand_max_snap_m, time_limit_s=run.time_limit_s,
             drop_uncoverable=run.drop_uncoverable, progress=self.progress(f"siting {run.model}"),
-        )
-
-    def access(self, run: AccessRun) -> AccessResult:
-        """Floating-catchment accessibility (supply per 1,000 people) per demand point and district."""
-        from coverage.access.decay import WAN_WEIGHTS, WAN_ZONES_MIN, make_decay
-        from coverage.access.fca import DEFAULT_DECAY
-        from coverage.access.run import evaluate_access
-
-        kind = run.decay or DEFAULT_DECAY[run.method]
-        zones, weights = run.zones_min, run.weights
-        if run.method == "3sfca" and kind == "step" and not zones:
-            zones, weights = WAN_ZONES_MIN, weights or WAN_WEIGHTS
-        decay = make_decay(kind, run.catchment_min, zones_min=zones, weights=weights, beta=run.beta)
-        return evaluate_access(
-            self.boundaries, self.facilities_of(run.facility_types), self.demand, self.engine(run.mode, "time"),
-            method=run.method, supply_column=run.supply, decay=decay, standard=self._standard(run.standard),
-            demand_max_snap_m=self.analysis.demand_max_snap_m, progress=self.progress(f"accessibility {run.method}"),
         )
 
     def access(self, run: AccessRun) -> AccessResult:

@@ -34,6 +34,10 @@ def site_command(
         bool, typer.Option("--existing-count-toward-p", help="--p is the total including existing stations.")
     ] = False,
     max_new: Annotated[int | None, typer.Option("--max-new", help="At most this many new sites.")] = None,
+    exactly_p: Annotated[
+        bool, typer.Option("--exactly-p", help="mclp: open exactly --p new sites (spopt's reading); by default at most "
+                                               "--p, leaving unopened sites that add no covered weight.")
+    ] = default(SitingRun, "exactly_p"),
     candidates: Annotated[Path | None, typer.Option("--candidates", help="Candidate sites file (points).")] = None,
     network_candidates: Annotated[
         bool, typer.Option("--network-candidates", help="Also generate candidates from the network when --candidates is given.")
@@ -104,7 +108,7 @@ def site_command(
     run = SitingRun(
         model=model, standard=standard, minutes=minute_values[0] if minute_values else None,
         km=km_values[0] if km_values else None, p=p, existing_types=_common.split_types(facility_type),
-        existing_count_toward_p=existing_count_toward_p, max_new=max_new,
+        existing_count_toward_p=existing_count_toward_p, max_new=max_new, exactly_p=exactly_p,
         candidates=str(candidates) if candidates is not None else "network", network_candidates=network_candidates,
         candidate_spacing_m=candidate_spacing_m, candidate_roads=_common.split_types(candidate_roads), mode=mode,
         time_limit_s=time_limit_s, busy_fraction=busy_fraction, dispatch_min=dispatch_min, turnout_min=turnout_min,
@@ -149,6 +153,8 @@ def _print(result: object) -> None:
         f"cost: {s['cost']}; dispatch + turnout {s['overhead_min']:g} min; {s['candidates']} candidates; "
         f"{s['demand_points']} demand points ({s['off_network_demand']} off-network, {s['uncoverable_points']} uncoverable)",
         f"covered weight: {s['covered_weight']:,.0f} of {s['total_weight']:,.0f}",
+        *([f"p: {s['p_rule']} (--exactly-p opens exactly p); {s['unused_p']} of the p new sites add no covered "
+           "weight and stay unopened"] if s["model"] == "mclp" and s.get("p_rule") == "at most p" else []),
     ):
         stdout.print(line, highlight=False, markup=False, soft_wrap=True)
     if result.check is not None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from coverage.errors import InfeasibleError
 from coverage.siting.builder import (
     Progress,
     SitingResult,
@@ -41,6 +42,7 @@ def solve_mclp(
     candidates: Sequence[int] | np.ndarray | None = None,
     fixed_count_toward_p: bool = False,
     max_new: int | None = None,
+    exactly_p: bool = False,
     site_cost: np.ndarray | None = None,
     budget: float | None = None,
     method: str = "exact",
@@ -52,7 +54,8 @@ def solve_mclp(
 ) -> SitingResult:
     r"""Maximal covering location problem (Church & ReVelle 1974).
 
-    Open at most ``p`` new sites to maximise the demand weight within target.
+    Open at most ``p`` new sites to maximise the demand weight within target
+    (``exactly_p=True``: exactly ``p``, spopt's reading).
 
     .. math::
         \max \sum_i w_i y_i \quad \text{s.t.} \quad
@@ -64,9 +67,88 @@ def solve_mclp(
     ``budget`` adds :math:`\sum_j c_j x_j \le B`. ``method="heuristic"`` runs the
     greedy plus Teitz-Bart swaps and reports the LP-relaxation bound and gap.
 
+    "At most p": when every further site adds no weight (all coverable demand is
+    covered, or the remaining candidates are dominated) fewer than ``p`` sites
+    open; ``result.extra["p_rule"]`` says which reading was used and
+    ``extra["unused_p"]`` how many of the ``p`` were not needed. The covered
+    weight is nondecreasing in the set of open sites, so the optimum with
+    exactly ``p`` equals the optimum with at most ``p``: ``exactly_p`` solves the
+    at-most model and then opens the unused sites on the candidates that reach
+    the most demand weight (a second cover is backup), which changes the
+    selection but not the objective. Fewer than ``p`` candidates with
+    ``exactly_p`` raise :class:`InfeasibleError` (spopt reports the model
+    infeasible).
+
     Source: Church, R., ReVelle, C. (1974). The maximal covering location
     problem. *Papers of the Regional Science Association* 32(1), 101-118.
     """
+    started = time.perf_counter()
+    if exactly_p and budget is not None:
+        msg = "`exactly_p` with a `budget`: the budget may not allow p sites; use one or the other"
+        raise ValueError(msg)
+    cost = _as_cost(cost)
+    res = _solve_mclp_at_most(
+        cost, max_cost, weights=weights, p=p, fixed=fixed, candidates=candidates,
+        fixed_count_toward_p=fixed_count_toward_p, max_new=max_new, site_cost=site_cost, budget=budget,
+        method=method, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, reduce=reduce, warm_start=warm_start,
+        progress=progress,
+    )
+    fixed_arr, cand = _columns(cost.shape[1], fixed, candidates)
+    p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=max_new)
+    assert p_new is not None
+    unused = max(0, p_new - res.selected.size)
+    rule = "exactly p" if exactly_p else "at most p"
+    if not exactly_p or unused == 0:
+        if unused:
+            logger.info("MCLP: %d of the p = %d new sites add no covered weight and stay unopened (at most p; "
+                        "exactly_p / --exactly-p opens them anyway)", unused, p_new)
+        res.extra.update(p_rule=rule, unused_p=unused)
+        return res
+    if p_new > cand.size:
+        msg = f"MCLP with exactly p: p = {p_new} new sites but only {cand.size} candidates; lower p or add candidates"
+        raise InfeasibleError(msg)
+    w = _weights(weights, cost.shape[0])
+    A = coverage_matrix(cost, max_cost)
+    selected = _pad_selection(A, w, res.selected, np.setdiff1d(cand, res.selected), unused)
+    logger.info("MCLP (exactly p): %d sites added on top of the %d that reach the optimum; they add no covered weight",
+                unused, res.selected.size)
+    open_sites = np.union1d(fixed_arr, selected)
+    objective = float(w[np.asarray(A[:, open_sites].sum(axis=1)).ravel() > 0].sum())
+    return _finish(
+        model="mclp", cost=cost, A=A, w=w, fixed=fixed_arr, selected=selected, objective=objective,
+        status=res.status, bound=res.bound, gap=res.mip_gap, started=started,
+        method=f"{res.method} + {unused} padding sites", uncoverable=res.uncoverable, reduction=res.reduction,
+        extra={**res.extra, "p_rule": rule, "unused_p": 0, "padding_sites": unused},
+    )
+
+
+def _pad_selection(A: sp.csr_array, w: np.ndarray, selected: np.ndarray, free: np.ndarray, k: int) -> np.ndarray:
+    """``selected`` plus the ``k`` free columns reaching the most demand weight (ties: lowest index)."""
+    reach = np.asarray(sp.csc_array(A[:, free], dtype=np.float64).T @ w).ravel()
+    order = np.lexsort((free, -reach))
+    return np.sort(np.concatenate([selected, free[order[:k]]])).astype(np.int64)
+
+
+def _solve_mclp_at_most(
+    cost: Any,
+    max_cost: float | np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    p: int,
+    fixed: Sequence[int] | np.ndarray = (),
+    candidates: Sequence[int] | np.ndarray | None = None,
+    fixed_count_toward_p: bool = False,
+    max_new: int | None = None,
+    site_cost: np.ndarray | None = None,
+    budget: float | None = None,
+    method: str = "exact",
+    time_limit_s: float = 60.0,
+    mip_rel_gap: float = 0.0,
+    reduce: bool = True,
+    warm_start: bool = True,
+    progress: Progress | None = None,
+) -> SitingResult:
+    """MCLP with ``sum x <= p`` (see :func:`solve_mclp`)."""
     started = time.perf_counter()
     cost = _as_cost(cost)
     n_demand, n_cols = cost.shape
@@ -80,7 +162,8 @@ def solve_mclp(
     A_red, wr = red.A, red.weights
     n_c = A_red.shape[1]
     if A_red.shape[0] == 0 or p_new == 0 or (n_c <= p_new and budget is None):
-        selected = red.cols if p_new > 0 else np.zeros(0, np.int64)
+        # Every coverable point can be covered: open only a cover (redundant sites removed), not every column.
+        selected = red.cols[greedy_set_cover(A_red)] if p_new > 0 and A_red.shape[0] else np.zeros(0, np.int64)
         objective = red.fixed_weight + (float(wr.sum()) if p_new > 0 else 0.0)
         return _finish(
             model="mclp", cost=cost, A=A, w=w, fixed=fixed_arr, selected=selected, objective=objective,

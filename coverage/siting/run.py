@@ -143,6 +143,7 @@ def site_stations(
     facility_types: Sequence[str] | None = None,
     existing_count_toward_p: bool = False,
     max_new: int | None = None,
+    exactly_p: bool = False,
     candidates: gpd.GeoDataFrame | None = None,
     generate_candidates: bool | None = None,
     candidate_spacing_m: float = DEFAULT_SPACING_M,
@@ -177,6 +178,11 @@ def site_stations(
         given or ``generate_candidates`` is True (union with the file).
     busy_fraction
         Share of time an ambulance is busy (MEXCLP, 0..1).
+    exactly_p
+        MCLP only: open exactly ``p`` new sites (spopt's reading). By default MCLP
+        opens at most ``p``: sites that add no covered weight stay unopened, and
+        ``summary["p_rule"]`` / ``summary["unused_p"]`` say so. The covered weight
+        is the same either way.
     """
     import geopandas as gpd
     import pandas as pd
@@ -310,7 +316,8 @@ def site_stations(
     if model == "lscp":
         res = sm.solve_lscp(cost, max_cost, max_new=max_new, uncoverable=unc, **common)
     elif model == "mclp":
-        res = sm.solve_mclp(cost, max_cost, p=p, fixed_count_toward_p=existing_count_toward_p, max_new=max_new, **common)
+        res = sm.solve_mclp(cost, max_cost, p=p, fixed_count_toward_p=existing_count_toward_p, max_new=max_new,
+                            exactly_p=exactly_p, **common)
     elif model == "p-median":
         res = sm.solve_p_median(cost, p=p, fixed_count_toward_p=existing_count_toward_p, uncoverable=unc, **common)
     elif model == "p-center":
@@ -355,7 +362,8 @@ def site_stations(
     out["lon"] = out.geometry.x if len(out) else []
     out["lat"] = out.geometry.y if len(out) else []
     summary = {
-        "model": model, "p": p, "new_sites": len(out), "existing": n_old, "candidates": int(cand_cols.size),
+        "model": model, "p": p, "p_rule": res.extra.get("p_rule", "exactly p" if model != "lscp" else "-"),
+        "unused_p": int(res.extra.get("unused_p", 0)), "new_sites": len(out), "existing": n_old, "candidates": int(cand_cols.size),
         "objective": res.objective, "status": res.status, "mip_gap": res.mip_gap, "runtime_s": res.runtime_s,
         "method": res.method, "covered_weight": res.covered_weight, "total_weight": res.total_weight,
         "uncoverable_points": int(res.uncoverable.size), "demand_points": len(dem),

@@ -517,3 +517,38 @@ class TestEdgeCases:
     def test_p_median_p0_all_weights_zero(self) -> None:
         res = solve_p_median(HAND, weights=np.zeros(5), p=0)
         assert res.objective == 0.0 and res.selected.size == 0
+
+
+class TestMclpPRule:
+    """MCLP's p is "at most p" (sites that add nothing stay closed); exactly_p opens p (spopt's reading)."""
+
+    # Column 4 duplicates column 3 and column 5 reaches nobody; {0, 2, 3} already covers everyone.
+    COST = np.hstack([HAND, HAND[:, [3]], np.full((5, 1), 99.0)])
+
+    def test_at_most_p_leaves_useless_sites_closed(self) -> None:
+        res = solve_mclp(self.COST, 4.0, weights=HAND_W, p=5)
+        assert res.objective == HAND_W.sum()
+        assert res.selected.tolist() == [0, 2, 3]
+        assert res.extra["p_rule"] == "at most p" and res.extra["unused_p"] == 2
+
+    def test_exactly_p_opens_p_with_the_same_objective(self) -> None:
+        at_most = solve_mclp(self.COST, 4.0, weights=HAND_W, p=5)
+        exact = solve_mclp(self.COST, 4.0, weights=HAND_W, p=5, exactly_p=True)
+        assert exact.selected.size == 5 and exact.extra["p_rule"] == "exactly p"
+        assert exact.objective == at_most.objective
+        assert set(at_most.selected) < set(exact.selected)
+
+    @pytest.mark.parametrize("seed", range(4))
+    def test_exactly_p_equals_brute_force_over_p_subsets(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        cost = rng.uniform(0, 10, (12, 7))
+        w = rng.integers(1, 9, 12).astype(float)
+        res = solve_mclp(cost, 3.0, weights=w, p=4, exactly_p=True)
+        best = max(
+            w[(cost[:, list(s)] <= 3.0).any(axis=1)].sum() for s in itertools.combinations(range(7), 4)
+        )
+        assert res.selected.size == 4 and res.objective == pytest.approx(best)
+
+    def test_exactly_p_with_too_few_candidates(self) -> None:
+        with pytest.raises(InfeasibleError, match="only 4 candidates"):
+            solve_mclp(HAND, 4.0, weights=HAND_W, p=6, exactly_p=True)
