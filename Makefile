@@ -31,8 +31,9 @@ bench: $(STAMP)
 report: $(STAMP)
 	$(FCOV) report --config configs/$(CITY).toml --out reports/$(CITY)
 
+# Every config in configs/ as one task on a Dask LocalCluster (`fcov report --all configs` runs them serially).
 reports: $(STAMP)
-	$(FCOV) report --all configs --out reports
+	$(FCOV) batch configs --out reports
 
 # Headless Chromium for the browser test (Debian packages; needs root and apt).
 browser-deps:

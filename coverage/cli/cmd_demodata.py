@@ -18,10 +18,21 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="Seed of the generator; the default reproduces the committed files.")] = (
         _DEFAULT_SEED
     ),
+    province: Annotated[int | None, typer.Option(
+        help="Write a synthetic province instead: N county configs (OUT/configs) and their data (OUT/data), "
+             "county i with seed SEED+i-1, for `fcov batch`.", min=1)] = None,
 ) -> None:
     """Regenerate the synthetic demo county (示例县, all data invented) under OUT."""
     from coverage.demodata import generate_demo_data
 
+    if province is not None:
+        from coverage.batch.province import generate_province
+
+        configs = generate_province(out, province, seed=seed)
+        info(f"synthetic province of {province} counties written under {out} (seeds {seed}..{seed + province - 1})")
+        for config in configs:
+            stdout.print(str(config), highlight=False, soft_wrap=True)
+        return
     paths = generate_demo_data(out, seed=seed)
     info(f"synthetic demo county written under {out} (seed {seed})")
     for key, path in paths.items():
