@@ -345,20 +345,57 @@ def _read_window(
         row0 -= row0 % aggregate
         col0 -= col0 % aggregate
         window = Window(col0, row0, col1 - col0, row1 - row0)
-        data = src.read(band, window=window, masked=True)
+        try:
+            data = src.read(band, window=window, masked=True)
+        except rasterio.errors.RasterioError as err:
+            msg = (
+                f"population raster {raster_path} band {band}: its image data cannot be decoded ({err}; the "
+                "compressed blocks are corrupt or the file is incomplete). Download or export it again, or check it "
+                f"with `gdalinfo -checksum {raster_path}`"
+            )
+            raise PopulationError(msg) from err
         transform = src.window_transform(window)
         crs = src.crs
         nodata = src.nodata
     values = np.ma.filled(data.astype(np.float64), np.nan)
+    where = f"population raster {raster_path} band {band}"
+    _check_counts(values, where=where, nodata=nodata, n_cells=values.size)
     valid = np.isfinite(values)
-    negative = valid & (values < 0)
-    n_negative = int(negative.sum())
-    if n_negative:
-        logger.warning("population raster %s: %d cells with negative counts treated as no data", raster_path, n_negative)
-        valid &= ~negative
     values = np.where(valid, values, 0.0)
-    info = {"nodata": nodata, "negative_cells": n_negative, "window": [col0, row0, col1 - col0, row1 - row0]}
+    info = {"nodata": nodata, "negative_cells": 0, "window": [col0, row0, col1 - col0, row1 - row0]}
     return values, valid, transform, crs, bnd, info
+
+
+def _check_counts(values: npt.NDArray[np.float64], *, where: str, nodata: float | None, n_cells: int) -> None:
+    """Refuse people counts that are all missing, infinite or negative in the window over the study area.
+
+    A negative count is usually an undeclared nodata value (-3.4e38, -9999) or a difference raster; dropping
+    such cells silently would under-count people, so the fix (declare the nodata value) is named instead.
+    """
+    nodata_text = f"nodata = {nodata:g}" if nodata is not None else "no nodata value declared"
+    finite = np.isfinite(values)
+    if np.isnan(values).all():
+        msg = (
+            f"{where}: all {n_cells:,} cells over the study area are nodata or NaN ({nodata_text}); the raster holds "
+            "no people there. Check that it is the right raster for these boundaries and that its nodata value is right"
+        )
+        raise PopulationError(msg)
+    infinite = np.isinf(values)
+    if infinite.any():
+        msg = (
+            f"{where}: {int(infinite.sum()):,} cells over the study area hold infinite counts; people counts must be "
+            "finite numbers. Set those cells to nodata (e.g. gdal_calc.py) or export the raster again"
+        )
+        raise PopulationError(msg)
+    negative = finite & (values < 0)
+    if negative.any():
+        lowest = float(values[negative].min())
+        msg = (
+            f"{where}: {int(negative.sum()):,} cells over the study area hold negative counts (lowest {lowest:g}; "
+            f"{nodata_text}); people counts cannot be negative. If {lowest:g} marks missing data, declare it: "
+            f"`gdal_edit.py -a_nodata {lowest:g} FILE`; otherwise correct the raster"
+        )
+        raise PopulationError(msg)
 
 
 def _zonal_points(
@@ -475,7 +512,8 @@ def population_points(
     aggregate = int(aggregate)
     raster_path = Path(raster_path)
     if not raster_path.is_file():
-        msg = f"population raster {raster_path} does not exist"
+        what = "is a directory; pass the GeoTIFF file inside it" if raster_path.is_dir() else "does not exist"
+        msg = f"population raster {raster_path} {what}"
         raise PopulationError(msg)
     rule = resolve_urban_rule(boundaries, urban_rule=urban_rule, urban_areas=urban_areas)
     boundaries = boundaries.reset_index(drop=True)
@@ -536,6 +574,13 @@ def population_points(
         points, boundaries, rule=rule, urban_areas=urban_areas, density_threshold_per_km2=density_threshold_per_km2
     )
     inside_total = float(points["pop"].sum())
+    if not inside_total > 0:
+        msg = (
+            f"population raster {raster_path} band {band}: no people inside the boundaries (the cells over them are "
+            f"0 or nodata; raster window total {window_total:g}). Check that the raster and the boundaries cover "
+            "the same place"
+        )
+        raise PopulationError(msg)
     points.attrs["population"] = {
         "source": str(raster_path),
         "method": "raster cells" + (f" aggregated {aggregate}x{aggregate}" if aggregate > 1 else ""),

@@ -9,6 +9,7 @@ from 1 in file order.
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import re
@@ -149,6 +150,22 @@ def decode_csv_bytes(path: Path, *, encoding: str | None) -> tuple[str, str]:
     raise InputFileError(msg)
 
 
+def check_table_text(path: Path, text: str) -> None:
+    """Refuse decoded CSV text that cannot be a table: empty, only white space, or binary (NUL bytes)."""
+    if not text.strip():
+        what = "empty" if not text else "only white space"
+        msg = f"{path}: the file is {what}; export the table again with a header row (name, lon, lat ...) and data rows"
+        raise InputFileError(msg)
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        msg = (
+            f"{path}: line {line} contains NUL bytes, so this is binary data, not a text table (a workbook or "
+            "database renamed .csv, or a damaged copy); save the sheet as CSV again"
+        )
+        raise InputFileError(msg)
+
+
 def read_table(path: Path, *, encoding: str | None, layer: str | int | None) -> pd.DataFrame:
     """Read CSV/TSV/XLSX into a DataFrame of strings and Python objects (no NaN for blanks in CSV)."""
     import pandas as pd
@@ -167,6 +184,7 @@ def read_table(path: Path, *, encoding: str | None, layer: str | int | None) -> 
         return frame
     text, used = decode_csv_bytes(path, encoding=encoding)
     logger.debug("%s decoded as %s", path, used)
+    check_table_text(path, text)
     sep = "\t" if suffix == ".tsv" else None
     try:
         frame = pd.read_csv(
@@ -177,8 +195,9 @@ def read_table(path: Path, *, encoding: str | None, layer: str | int | None) -> 
             engine="python",
             skipinitialspace=True,
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        msg = f"{path}: cannot parse it as CSV ({err}); check the delimiter and quoting"
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
+        # csv.Error: the sniffer found no delimiter (one column of free text, or a lone header word)
+        msg = f"{path}: cannot parse it as CSV ({err}); check the delimiter (comma) and quoting, and that row 1 is the header"
         raise InputFileError(msg) from err
     frame.columns = [str(col).strip() for col in frame.columns]
     return frame
@@ -194,8 +213,13 @@ def read_vector(path: Path, *, layer: str | int | None, encoding: str | None) ->
         kwargs["layer"] = layer
     if encoding is not None:
         kwargs["encoding"] = encoding
+    import shapely
+
     try:
         return gpd.read_file(path, engine="pyogrio", **kwargs)
+    except shapely.errors.GEOSException as err:
+        # GEOS refuses a geometry while parsing it (an unclosed ring, a ring of two points); find which ones
+        raise _invalid_geometries(path, kwargs, err) from err
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as err:
         hint = "name the layer with --layer" if "layer" in str(err).lower() else "check that it is a valid vector file"
         if path.suffix.lower() == ".gpkg" and layer is None:
@@ -210,6 +234,48 @@ def read_vector(path: Path, *, layer: str | int | None, encoding: str | None) ->
     except UnicodeDecodeError as err:
         msg = f"{path}: attribute text is not valid {err.encoding}; add a .cpg file or pass --encoding (e.g. gb18030)"
         raise InputFileError(msg) from err
+    except (pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.FeatureError,
+            pyogrio.errors.CRSError) as err:
+        msg = f"{path}: GDAL cannot read its features ({err}); check that it is a complete, valid vector file"
+        raise InputFileError(msg) from err
+
+
+GEOMETRY_FIXES = (
+    ("closed linestring", "the ring is not closed (its last point must repeat the first); close it in QGIS "
+                          "(Vector > Geometry Tools > Fix Geometries) or in the file"),
+    ("must contain 0 or >=4 elements", "a ring needs at least 4 points (3 corners and the first repeated); "
+                                       "redraw the polygon or delete the feature"),
+    ("Invalid number of points", "a ring needs at least 4 points (3 corners and the first repeated); "
+                                 "redraw the polygon or delete the feature"),
+)
+
+
+def _invalid_geometries(path: Path, kwargs: dict[str, object], err: Exception) -> InputFileError:
+    """An error naming every feature whose geometry GEOS cannot build, with the reason and the fix."""
+    import pyogrio.raw
+    import shapely
+
+    problems = Problems(path)
+    try:
+        _, _, wkbs, _ = pyogrio.raw.read(path, read_geometry=True, **kwargs)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - only used to improve the message
+        wkbs = []
+    for i, wkb in enumerate(wkbs):
+        if wkb is None:
+            continue
+        try:
+            shapely.from_wkb(wkb)
+        except shapely.errors.GEOSException as feature_err:
+            text = str(feature_err).split(": ", 1)[-1]
+            fix = next((fix for key, fix in GEOMETRY_FIXES if key in text), "redraw the geometry or delete the feature")
+            problems.add(f"feature {i + 1}: invalid geometry ({text}); {fix}")
+    if not problems:
+        problems.add(f"a geometry cannot be read ({err}); repair the geometries (QGIS: Fix Geometries) and save again")
+    try:
+        problems.raise_if_any(what="vector file", row_convention=ROW_CONVENTION_VECTOR)
+    except InputFileError as error:
+        return error
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # ---------------------------------------------------------------- columns

@@ -88,9 +88,15 @@ def read_boundaries(
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     repaired = 0
     fixed: list[object] = []
+    geographic = gdf.crs.is_geographic
     for i, geom in enumerate(geoms):
         if geom is None or geom.is_empty:
             problems.add(f"{labels[i]}: the geometry is empty; draw the district polygon or delete the feature")
+            fixed.append(None)
+            continue
+        coordinate_problem = _coordinate_problem(geom, geographic=geographic, crs=gdf.crs.to_string())
+        if coordinate_problem:
+            problems.add(f"{labels[i]}: {coordinate_problem}")
             fixed.append(None)
             continue
         if geom.geom_type not in ("Polygon", "MultiPolygon"):
@@ -159,6 +165,35 @@ def read_boundaries(
     result.index = range(len(result))
     logger.info("read %d district boundaries from %s", len(result), path.name)
     return result
+
+
+def _coordinate_problem(geom: object, *, geographic: bool, crs: str) -> str | None:
+    """Why a geometry's vertices cannot be used (NaN/infinite, or not degrees in a degree CRS), else None.
+
+    GEOS cannot orient or repair a ring with a NaN vertex, and a "degree" outside +-180/+-90 is almost
+    always projected metres saved with the wrong CRS; both are reported with the vertex and the fix.
+    """
+    import numpy as np
+    import shapely
+
+    xy = shapely.get_coordinates(geom)
+    finite = np.isfinite(xy).all(axis=1)
+    if not finite.all():
+        k = int(np.flatnonzero(~finite)[0])
+        return (
+            f"vertex {k + 1} is ({xy[k, 0]:g}, {xy[k, 1]:g}), not a number; delete or redraw that vertex "
+            "(QGIS: Vertex tool)"
+        )
+    if geographic:
+        outside = (np.abs(xy[:, 0]) > 180.0) | (np.abs(xy[:, 1]) > 90.0)
+        if outside.any():
+            k = int(np.flatnonzero(outside)[0])
+            return (
+                f"vertex {k + 1} ({xy[k, 0]:g}, {xy[k, 1]:g}) is not longitude/latitude in degrees although the "
+                f"file declares {crs}; if these are projected metres, assign the right CRS (e.g. `ogr2ogr -a_srs "
+                "EPSG:32651 ...`)"
+            )
+    return None
 
 
 def _polygonal_part(geom: object) -> object | None:

@@ -118,6 +118,7 @@ def read_osm_file(path: str | os.PathLike[str]) -> RawOsm:
     lats: list[float] = []
     part_way: list[int] = []  # per flat ref: way index; parts separated by -1 markers in refs
     n_missing = 0
+    out_of_range: list[str] = []  # nodes whose location was read but lies outside +-180 / +-90 degrees
 
     class _Handler(osmium.SimpleHandler):  # type: ignore[misc]
         def way(self, way: Any) -> None:
@@ -145,15 +146,31 @@ def read_osm_file(path: str | os.PathLike[str]) -> RawOsm:
                     part_way.append(widx)
                     previous_valid = True
                 else:
+                    if loc.x != _UNDEFINED_COORDINATE and len(out_of_range) < _MAX_LISTED:
+                        # a location was read but is no longitude/latitude (a missing node has none at all)
+                        out_of_range.append(f"node {node.ref} (way {way.id}): lon {loc.x / 1e7:g}, lat {loc.y / 1e7:g}")
                     n_missing += 1
                     previous_valid = False
 
     handler = _Handler()
     try:
         handler.apply_file(str(src), locations=True, idx="flex_mem")
-    except RuntimeError as err:
-        msg = f"cannot read OSM file {str(src)!r}: {err}; check that it is a valid .osm/.osm.pbf file"
+    except (RuntimeError, ValueError, osmium.InvalidLocationError) as err:
+        # pyosmium: RuntimeError for XML/PBF format errors, InvalidLocationError for a lat/lon that is not a
+        # number, ValueError for an id or node reference that is not an integer
+        where = _locate_xml_problem(src) if _is_xml(src) else None
+        element = f" at {where}" if where else ""
+        msg = (
+            f"cannot read OSM file {str(src)!r}{element}: {err}; check that it is a complete, valid .osm/.osm.pbf "
+            "file (re-download the extract, or re-export it from JOSM/osmium)"
+        )
         raise InputFileError(msg) from err
+    if out_of_range:
+        msg = (
+            f"OSM file {str(src)!r}: node locations outside longitude -180..180 / latitude -90..90: "
+            f"{'; '.join(out_of_range)}; fix or delete those nodes (lat and lon may be swapped)"
+        )
+        raise InputFileError(msg)
     if not way_ids:
         msg = f"OSM file {str(src)!r} contains no ways tagged highway=*; it holds no road network"
         raise InputFileError(msg)
@@ -206,6 +223,58 @@ def raw_from_way_nodes(
         logger.debug("%s: %d way node references have no location (clipped extract)", src_name, n_missing_nodes)
     logger.debug("%s: %d highway ways, %d segments, %d nodes", src_name, raw.n_ways, raw.seg_u.shape[0], node_id.shape[0])
     return raw
+
+
+_UNDEFINED_COORDINATE = 2147483647  # osmium's coordinate of a location that was never set
+_MAX_LISTED = 10
+_NUMERIC_ATTRIBUTES = {"node": ("id", "lat", "lon"), "way": ("id",), "relation": ("id",), "nd": ("ref",),
+                       "member": ("ref",)}
+
+
+def _is_xml(path: Path) -> bool:
+    return not path.name.lower().endswith(".pbf")
+
+
+def _locate_xml_problem(path: Path) -> str | None:
+    """Line and element of the first non-numeric id/ref/lat/lon, for the error message.
+
+    pyosmium reports *what* is wrong but not *where*; a second, streaming pass with expat finds the line.
+    Compressed (.bz2/.gz) files are not searched.
+    """
+    import math
+    from xml.parsers import expat
+
+    if path.name.lower().endswith((".bz2", ".gz")):
+        return None
+    found: list[str] = []
+    parser = expat.ParserCreate()
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if found:
+            return
+        for key in _NUMERIC_ATTRIBUTES.get(name, ()):
+            value = attrs.get(key)
+            if value is None:
+                continue
+            try:
+                number = float(value) if key in ("lat", "lon") else int(value)
+            except ValueError:
+                number = math.nan
+            if isinstance(number, float) and not math.isfinite(number):
+                ident = f' id="{attrs["id"]}"' if "id" in attrs and key != "id" else ""
+                found.append(f'line {parser.CurrentLineNumber}, <{name}{ident}>: {key}="{value}" is not a number')
+                return
+
+    parser.StartElementHandler = start
+    try:
+        with open(path, "rb") as handle:
+            while not found and (chunk := handle.read(1 << 20)):
+                parser.Parse(chunk, False)
+            if not found:
+                parser.Parse(b"", True)
+    except (expat.ExpatError, OSError):
+        return None  # pyosmium's own message gives the line and column of malformed XML
+    return found[0] if found else None
 
 
 def _object_array(values: list[Any]) -> npt.NDArray[np.object_]:
