@@ -19,17 +19,26 @@ class Mode(str, Enum):
 @app.command("network")
 def network_command(
     out: Annotated[Path, typer.Option("--out", help="Output: FILE.graphml (osmnx-readable), FILE.gpkg or FILE.npz.")],
-    osm: Annotated[Path | None, typer.Option("--osm", help="Local .osm or .osm.pbf file.")] = None,
+    osm: Annotated[
+        Path | None,
+        typer.Option("--osm", help="Local .osm or .osm.pbf file; with --boundary only the roads of the study area are read."),
+    ] = None,
     place: Annotated[str | None, typer.Option("--place", help='Place name to download, e.g. "海曙区, 宁波市".')] = None,
     boundary: Annotated[
-        Path | None, typer.Option("--boundary", help="Boundary polygons; roads within them plus --margin-m are downloaded.")
+        Path | None,
+        typer.Option("--boundary", help="Boundary polygons: alone, roads within them plus --margin-m are downloaded; "
+                     "with --osm, the file is clipped to their convex hull plus --margin-m."),
     ] = None,
     mode: Annotated[Mode, typer.Option("--mode", help="drive (cars, ambulances) or walk.")] = Mode.drive,
     speeds: Annotated[Path | None, typer.Option("--speeds", help="TOML overriding default_speeds.toml.")] = None,
     ambulance: Annotated[
         bool, typer.Option("--ambulance", help="Ambulance profile: speeds x ambulance.factor, capped at the limit.")
     ] = False,
-    margin_m: Annotated[float, typer.Option("--margin-m", help="Buffer around --boundary, metres.")] = 2000.0,
+    margin_m: Annotated[
+        float | None,
+        typer.Option("--margin-m", min=0, help="Buffer around --boundary, metres (default: 2000 for a download; for "
+                     "clipping --osm the longest packaged drive-time target at 120 km/h, 40 km, capped at 50 km)."),
+    ] = None,
     keep_all_components: Annotated[
         bool, typer.Option("--keep-all-components", help="Keep disconnected pieces (default: largest component only).")
     ] = False,
@@ -43,11 +52,15 @@ def network_command(
 ) -> None:
     """Build a road network (drive or walk) with speeds and travel times, and save it."""
     from coverage.errors import InputFileError
+    from coverage.networks.clip import clip_area, default_margin_m
     from coverage.networks.io import load_network, network_from_boundary, network_from_place, save_network
 
     given = [name for name, value in (("--osm", osm), ("--place", place), ("--boundary", boundary)) if value]
-    if len(given) != 1:
-        msg = f"give exactly one of --osm, --place, --boundary (got {', '.join(given) or 'none'})"
+    if len(given) != 1 and set(given) != {"--osm", "--boundary"}:
+        msg = (
+            f"give one of --osm, --place, --boundary, or --osm with --boundary to clip the file "
+            f"(got {', '.join(given) or 'none'})"
+        )
         raise InputFileError(msg)
     if out.name.lower().rsplit(".", 1)[-1] not in ("graphml", "gpkg", "npz"):
         msg = f"--out {str(out)!r}: use a .graphml, .gpkg or .npz file name"
@@ -62,8 +75,12 @@ def network_command(
     }
     if osm is not None:
         with progress("building network") as update:
-            net = load_network(osm, use_cache=not no_cache, progress=update, **options)
+            net = load_network(osm, use_cache=not no_cache, progress=update, clip=clip, **options)
     elif place is not None:
+        clip = None
+        if boundary is not None:
+            clip = clip_area(boundary, default_margin_m() if margin_m is None else margin_m, metric_crs=metric_crs)
+            info(f"clipping {osm.name} to the {clip.describe()}")
         info(f"downloading roads for {place!r} with osmnx (cached) ...")
         net = network_from_place(place, **options)
     else:
@@ -71,6 +88,7 @@ def network_command(
         info(f"downloading roads within {boundary} + {margin_m:g} m with osmnx (cached) ...")
         net = network_from_boundary(boundary, margin_m=margin_m, **options)
     save_network(net, out)
+        margin_m = 2000.0 if margin_m is None else margin_m
 
     meta = net.meta
     # results on stdout, tab-separated (pipeable); status lines go to stderr
@@ -87,6 +105,13 @@ def network_command(
     if "speed_summary" in meta:
         info(f"speeds: {meta['speed_summary']}")
     if meta.get("n_maxspeed_used") is not None:
+    clip_meta = meta.get("clip")
+    if isinstance(clip_meta, dict):
+        info(
+            f"clip: {clip_meta['area_km2']:,.0f} km² (margin {clip_meta['margin_m']:g} m), kept "
+            f"{clip_meta['ways_kept']:,} of {clip_meta['highway_ways_read']:,} highway ways, "
+            f"{clip_meta['way_nodes_kept']:,} way nodes"
+        )
         info(
             f"maxspeed tags used on {meta['n_maxspeed_used']} ways, "
             f"{meta.get('n_maxspeed_rejected', 0)} unusable (class defaults used)"

@@ -28,6 +28,11 @@ they are read, so memory grows with the area kept, not with the file. No
 networkx graph is built. The result is a :class:`~coverage.networks.osm.RawOsm`
 for :func:`~coverage.networks.build.build_network`, as from
 :func:`~coverage.networks.osm.read_osm_file`.
+
+One edge effect: the default speed model's urban/rural rule counts
+intersections per cell, and at the clip edge a crossing whose far ways were
+not kept counts as fewer branches, so a few cells there can turn rural (faster).
+That band lies a whole margin away from the districts.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -153,62 +155,156 @@ class _Columns:
         self.n = 0
         self.cols: dict[str, list[str | None]] = {}
 
-    def add(self, values: dict[str, str]) -> None:
-        for name, value in values.items():
-            col = self.cols.get(name)
+    def add(self, pairs: list[tuple[str, str]]) -> None:
+        n, cols = self.n, self.cols
+        for name, value in pairs:
+            col = cols.get(name)
             if col is None:
-                col = self.cols[name] = [None] * self.n
+                col = cols[name] = [None] * n
             col.append(value)
-        self.n += 1
-        for col in self.cols.values():
-            if len(col) < self.n:
-                col.append(None)
+        self.n = n + 1
+        if len(pairs) != len(cols):  # some attribute absent here: pad its column
+            for col in cols.values():
+                if len(col) == n:
+                    col.append(None)
+
+    @property
+    def aligned(self) -> bool:
+        return all(len(col) == self.n for col in self.cols.values())
+
+    def renamed(self, key_name: dict[str, str]) -> _Columns:
+        out = _Columns()
+        out.n = self.n
+        out.cols = {key_name.get(key, key): col for key, col in self.cols.items()}
+        return out
 
     def get(self, name: str) -> list[str | None]:
         return self.cols.get(name) or [None] * self.n
 
 
-def _parse(path: Path) -> tuple[dict[str, str], list[str], _Columns, list[str], list[str], _Columns]:
-    """One pass over the file: graph data, node ids and columns, edge ends and columns."""
+_Parsed = tuple[dict[str, str], list[str], "_Columns", list[str], list[str], "_Columns"]
+
+# GraphML as networkx/osmnx write it: elements, attributes in double or single quotes, data with text
+_ELEMENT = re.compile(r"<(node|edge)\b([^>]*?)(?:/>|>(.*?)</\1\s*>)", re.S)
+_DATA = re.compile(r"<data\s+key\s*=\s*[\"']([^\"']*)[\"']\s*(?:/>|>(.*?)</data\s*>)", re.S)
+_ATTR = re.compile(r"([\w.:-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_KEY = re.compile(r"<key\b([^>]*?)/?>", re.S)
+_CHUNK_CHARS = 1 << 23
+_UNSUPPORTED = ("<![CDATA[", "<!--", "<!DOCTYPE", "<!ENTITY")
+
+
+def _text(value: str | None) -> str:
+    if not value:
+        return ""
+    return html.unescape(value) if "&" in value else value
+
+
+def _attrs(text: str) -> dict[str, str]:
+    return {m[1]: _text(m[2] if m[3] is None else m[3]) for m in _ATTR.finditer(text)}
+
+
+def _data_pairs(body: str | None) -> list[tuple[str, str]]:
+    if not body:
+        return []
+    return [(key, _text(value)) for key, value in _DATA.findall(body)]
+
+
+def _parse_fast(path: Path) -> _Parsed | None:
+    """Regular-expression pass over the file in chunks; None when it holds constructs only XML parsers read."""
     key_name: dict[str, str] = {}
     graph_data: dict[str, str] = {}
     node_ids: list[str] = []
     sources: list[str] = []
     targets: list[str] = []
     nodes, edges = _Columns(), _Columns()
-    current: dict[str, str] = {}
-    depth_kind = ""
+    header_done = False
+    rest = ""
+    with open(path, encoding="utf-8") as handle:
+        while True:
+            chunk = handle.read(_CHUNK_CHARS)
+            buffer = rest + chunk
+            if any(marker in buffer for marker in _UNSUPPORTED):
+                return None
+            if not header_done:
+                first = _ELEMENT.search(buffer)
+                if first is None and chunk:
+                    rest = buffer
+                    continue
+                head = buffer if first is None else buffer[: first.start()]
+                for match in _KEY.finditer(head):
+                    attrs = _attrs(match[1])
+                    key_name[attrs.get("id", "")] = attrs.get("attr.name", attrs.get("id", ""))
+                graph_at = head.find("<graph")
+                if graph_at >= 0:
+                    graph_data = {key_name.get(k, k): v for k, v in _data_pairs(head[graph_at:])}
+                header_done = True
+            end = 0
+            for match in _ELEMENT.finditer(buffer):
+                attrs = _attrs(match[2])
+                if match[1] == "node":
+                    node_ids.append(attrs.get("id", ""))
+                    nodes.add(_data_pairs(match[3]))
+                else:
+                    sources.append(attrs.get("source", ""))
+                    targets.append(attrs.get("target", ""))
+                    edges.add(_data_pairs(match[3]))
+                end = match.end()
+            rest = buffer[end:]
+            if not chunk:
+                break
+    if not (nodes.aligned and edges.aligned):
+        return None
+    return graph_data, node_ids, nodes.renamed(key_name), sources, targets, edges.renamed(key_name)
+
+
+def _parse_xml(path: Path) -> _Parsed:
+    """The general path: the expat parser through ElementTree, one element at a time."""
+    key_name: dict[str, str] = {}
+    graph_data: dict[str, str] = {}
+    node_ids: list[str] = []
+    sources: list[str] = []
+    targets: list[str] = []
+    nodes, edges = _Columns(), _Columns()
+    current: list[tuple[str, str]] = []
+    inside = False
     tag_key, tag_data, tag_node, tag_edge, tag_graph = (_NS + t for t in ("key", "data", "node", "edge", "graph"))
     for event, elem in ElementTree.iterparse(path, events=("start", "end")):
         tag = elem.tag
         if event == "start":
             if tag in (tag_node, tag_edge):
-                depth_kind = tag
-                current = {}
+                inside, current = True, []
             continue
         if tag == tag_data:
-            name = key_name.get(elem.get("key", ""), elem.get("key", ""))
-            text = elem.text or ""
-            if depth_kind:
-                current[name] = text
+            if inside:
+                current.append((elem.get("key", ""), elem.text or ""))
             else:
-                graph_data[name] = text
+                key = elem.get("key", "")
+                graph_data[key_name.get(key, key)] = elem.text or ""
         elif tag == tag_node:
             node_ids.append(elem.get("id", ""))
             nodes.add(current)
-            depth_kind = ""
+            inside = False
             elem.clear()
         elif tag == tag_edge:
             sources.append(elem.get("source", ""))
             targets.append(elem.get("target", ""))
             edges.add(current)
-            depth_kind = ""
+            inside = False
             elem.clear()
         elif tag == tag_key:
             key_name[elem.get("id", "")] = elem.get("attr.name", elem.get("id", ""))
         elif tag == tag_graph:
             elem.clear()
-    return graph_data, node_ids, nodes, sources, targets, edges
+    return graph_data, node_ids, nodes.renamed(key_name), sources, targets, edges.renamed(key_name)
+
+
+def _parse(path: Path) -> _Parsed:
+    """Graph data, node ids and columns, edge ends and columns of a GraphML file."""
+    try:
+        parsed = _parse_fast(path)
+    except UnicodeDecodeError:
+        parsed = None
+    return parsed if parsed is not None else _parse_xml(path)
 
 
 def _first_text(value: str | None) -> str | None:
