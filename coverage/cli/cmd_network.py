@@ -74,21 +74,21 @@ def network_command(
         "metric_crs": metric_crs,
     }
     if osm is not None:
-        with progress("building network") as update:
-            net = load_network(osm, use_cache=not no_cache, progress=update, clip=clip, **options)
-    elif place is not None:
         clip = None
         if boundary is not None:
             clip = clip_area(boundary, default_margin_m() if margin_m is None else margin_m, metric_crs=metric_crs)
             info(f"clipping {osm.name} to the {clip.describe()}")
+        with progress("building network") as update:
+            net = load_network(osm, use_cache=not no_cache, progress=update, clip=clip, **options)
+    elif place is not None:
         info(f"downloading roads for {place!r} with osmnx (cached) ...")
         net = network_from_place(place, **options)
     else:
         assert boundary is not None
+        margin_m = 2000.0 if margin_m is None else margin_m
         info(f"downloading roads within {boundary} + {margin_m:g} m with osmnx (cached) ...")
         net = network_from_boundary(boundary, margin_m=margin_m, **options)
     save_network(net, out)
-        margin_m = 2000.0 if margin_m is None else margin_m
 
     meta = net.meta
     # results on stdout, tab-separated (pipeable); status lines go to stderr
@@ -102,9 +102,6 @@ def network_command(
         ("out", out),
     ):
         typer.echo(f"{key}\t{value}")
-    if "speed_summary" in meta:
-        info(f"speeds: {meta['speed_summary']}")
-    if meta.get("n_maxspeed_used") is not None:
     clip_meta = meta.get("clip")
     if isinstance(clip_meta, dict):
         info(
@@ -112,6 +109,9 @@ def network_command(
             f"{clip_meta['ways_kept']:,} of {clip_meta['highway_ways_read']:,} highway ways, "
             f"{clip_meta['way_nodes_kept']:,} way nodes"
         )
+    if "speed_summary" in meta:
+        info(f"speeds: {meta['speed_summary']}")
+    if meta.get("n_maxspeed_used") is not None:
         info(
             f"maxspeed tags used on {meta['n_maxspeed_used']} ways, "
             f"{meta.get('n_maxspeed_rejected', 0)} unusable (class defaults used)"
