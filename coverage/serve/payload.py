@@ -47,7 +47,9 @@ def geojson(frame: gpd.GeoDataFrame, columns: list[str], *, simplify: bool = Tru
     """A FeatureCollection (EPSG:4326) with only ``columns`` as properties."""
     if len(frame) == 0:
         return {"type": "FeatureCollection", "features": []}
-    out = frame.to_crs("EPSG:4326")[[*[c for c in columns if c in frame.columns], "geometry"]].copy()
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs("EPSG:4326")
+    out = frame[[*[c for c in columns if c in frame.columns], "geometry"]].copy()
     if simplify:
         out["geometry"] = out.geometry.simplify(SIMPLIFY_DEG, preserve_topology=True)
     return clean(json.loads(out.to_json(drop_id=True)))  # type: ignore[no-any-return]
@@ -177,8 +179,9 @@ def coverage_payload(standard: str, result: CoverageResult) -> dict[str, Any]:
 
 def scenario_payload(result: ScenarioResult) -> dict[str, Any]:
     """``POST /api/scenario``: the district rows, the grid, the stations' gains, the gaps left."""
-    verdicts = _district_verdicts(result.grid)
-    districts = [{**row, **verdicts.get(row["district_id"], {})} for row in result.districts]
+    # the district verdict is check-stations' pass_after (alternative targets such as "radius OR a station per
+    # township" pass as a group); the grid below shows each target
+    districts = result.districts
     after = result.after
     gaps = geojson(after.gaps, ["district", "pop", "mean_time_min"]) if after is not None else None
     return clean({"standard": result.standard, "summary": result.summary, "districts": districts,

@@ -184,6 +184,7 @@ class ScenarioEngine:
         if len(used):
             self.before = evaluate_coverage(self.boundaries, used, demand, costs=self.costs_before, **self.common)
             self.covered_before = self.before.demand["covered"].to_numpy(dtype=bool)
+        self._before_rows: list[dict[str, Any]] | None = None
         self._rows: OrderedDict[tuple[str, int, float, float], FloatArray] = OrderedDict()
         self._lock = threading.Lock()
         logger.info("what-if engine for %s (%s): %d existing stations, %d demand points, cutoffs %s",
@@ -350,16 +351,16 @@ class ScenarioEngine:
         """Per district (and TOTAL): people covered and covered share before and after, pass before and after."""
         from coverage.stations import district_pass
 
-        b = self.before.table() if self.before is not None else None
-        a = after.table() if after is not None else None
-        ref = a if a is not None else b
-        assert ref is not None
+        if self._before_rows is None:
+            self._before_rows = self.before.table().to_dict("records") if self.before is not None else []
+        b = self._before_rows
+        a = after.table().to_dict("records") if after is not None else []
+        ref = a or b
         out = []
-        for j in range(len(ref)):
-            ra = a.iloc[j].to_dict() if a is not None else {}
-            rb = b.iloc[j].to_dict() if b is not None else {}
-            row = {"district_id": str(ref["district_id"].iloc[j]), "district": str(ref["district"].iloc[j]),
-                   "pop": float(ref["pop"].iloc[j]),
+        for j, rr in enumerate(ref):
+            ra = a[j] if a else {}
+            rb = b[j] if b else {}
+            row = {"district_id": str(rr["district_id"]), "district": str(rr["district"]), "pop": float(rr["pop"]),
                    "covered_before": float(rb.get("covered", 0.0)), "covered_after": float(ra.get("covered", 0.0)),
                    "covered_pct_before": _num(rb.get("covered_pct")), "covered_pct_after": _num(ra.get("covered_pct")),
                    "mean_time_min_before": _num(rb.get("mean_time_min")),
