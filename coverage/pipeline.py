@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from coverage import SYNTHETIC_LABEL, __version__
 from coverage._io import cache_key, file_sha256, write_text_atomic
-from coverage.config import CityConfig, CoverageRun, SitingRun, StationCheck
+from coverage.config import AccessRun, CityConfig, CoverageRun, SitingRun, StationCheck
 from coverage.study import Study
 from coverage.errors import CoverageError
 
@@ -221,6 +221,59 @@ def run_siting_stage(inputs: Study, run: SitingRun, folder: Path) -> bool:
     }, ensure_ascii=False, indent=2, default=str))
     _write_stamp(folder, key, settings)
     return False
+
+
+def access_id(number: int, run: AccessRun) -> str:
+    """An accessibility run's name in folders and sheets."""
+    return f"access_{number}_{run.method}_{run.supply}"
+
+
+def run_access_stage(inputs: Study, run: AccessRun, folder: Path, map_path: Path) -> bool:
+    """One floating-catchment run into ``folder`` (access.gpkg/.csv/.xlsx/.json) and its map; True when reused."""
+    settings = asdict(run)
+    key = _stage_key(inputs, "access", settings)
+    if _fresh(folder, key, ["access.gpkg", "access.csv", "access.xlsx", "access.json"]) and map_path.is_file():
+        logger.info("accessibility %s: inputs unchanged, reusing %s", run.method, folder)
+        return True
+    from coverage.access.choropleth import save_access_map
+    from coverage.access.run import write_access_outputs
+
+    result = inputs.access(run)
+    write_access_outputs(result, folder)
+    save_access_map(result, map_path, title=f"{run.supply}: {result.summary['score_unit']}")
+    _write_stamp(folder, key, settings)
+    return False
+
+
+def _access_section(run: AccessRun, folder: Path, map_link: str) -> Section:
+    import pandas as pd
+
+    from coverage.reports import Section, Table
+
+    info = json.loads((folder / "access.json").read_text(encoding="utf-8"))
+    table = pd.read_csv(folder / "access.csv", encoding="utf-8-sig")
+    section = Section(title=f"可达性 Accessibility: {info['method_title']}, {info['score_unit']} within "
+                            f"{info['catchment_min']:g} min")
+    section.paragraphs.append(
+        f"Decay {info['decay']}; {info['direction']}, mode {info['mode']}. {info['n_facilities']} facilities with "
+        f"{info['supply']}, {info['n_demand_points']} demand points, {info['n_pairs']:,} pairs inside the catchment. "
+        f"Study area {float(info['overall_score'] or 0):.2f} {info['score_unit']} (crude ratio "
+        f"{float(info['crude_ratio'] or 0):.2f}). A district's score is the population-weighted mean of its "
+        "demand points' scores.")
+    standard = info.get("standard")
+    if standard:
+        section.paragraphs.append(f"规划标准 plan: {standard['value']:g} {info['supply']} per "
+                                  f"{standard['per_population']:,.0f} ({standard['id']})")
+        section.citations.append(f"{standard['source']} 「{standard['quote']}」")
+        passes = [c for c in table.columns if str(c).endswith(" passes")]
+        if passes:
+            values = table[passes[0]].astype(str)
+            section.status = "fail" if (values == "no").any() else "pass" if (values == "yes").any() else None
+    section.tables.append(Table(f"{info['supply']}: 分区可达性 accessibility per district", table,
+                                sheet_name=f"access {run.method} {run.supply}"[:28]))
+    section.links = [(map_link, f"可达性地图 accessibility map ({map_link})"),
+                     (f"{folder.name}/access.xlsx", "access.xlsx")]
+    return section
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -444,6 +497,12 @@ def run_city(
         sections.append(_check_section(check, result.stages["check of proposed stations"]))
     for number, run in enumerate(config.siting, start=1):
         sections.append(_siting_section(run, result.stages[f"siting {number} {run.model}"]))
+    for number, access_run in enumerate(config.access, start=1):
+        name = access_id(number, access_run)
+        result.stages[name] = out / name
+        result.reused[name] = run_access_stage(inputs, access_run, out / name, map_dir / f"{name}.html")
+        result.map_files.append(map_dir / f"{name}.html")
+        sections.append(_access_section(access_run, out / name, f"{name}.html"))
     report = Report(
         overview=_overview(config, result),
         title=f"{config.title} 医疗设施可达性评估 Health-facility access report",
