@@ -73,6 +73,8 @@ class AccessResult:
     demand: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    # cumulative only: people within the catchment of every network node (where a new site reaches most)
+    surface: gpd.GeoDataFrame | None = None
 
     @property
     def score_column(self) -> str:
@@ -97,10 +99,14 @@ def ratio_target(standard: Standard | None, supply_column: str) -> Any:
 def _supply(facilities: gpd.GeoDataFrame, column: str) -> gpd.GeoDataFrame:
     import pandas as pd
 
+    if column == "count":  # facilities within reach, each counting 1
+        out = facilities.copy()
+        out["supply"] = 1.0
+        return out
     if column not in facilities.columns:
         found = [c for c in facilities.columns if c not in ("geometry",)]
         msg = (f"facility column {column!r} not found; give --supply one of beds, doctors, nurses or a numeric "
-               f"column of the facility file (columns: {', '.join(map(str, found))})")
+               f"column of the facility file, or count (columns: {', '.join(map(str, found))})")
         raise InputFileError(msg)
     values = pd.to_numeric(facilities[column], errors="coerce")
     missing = values.isna().to_numpy()
@@ -176,6 +182,7 @@ def evaluate_access(
     fac_frame["ratio"] = result.ratio * (scale if method != "cumulative" else 1.0)
     fac_frame["on_network"] = fac.on_network
     total_pop = float(pop.sum())
+    surface = _surface(engine, dem, pop, decay) if method == "cumulative" else None
     summary: dict[str, Any] = {
         "method": method, "method_title": METHOD_TITLES[method], "supply": supply_column,
         "catchment_min": decay.catchment_min, "decay": decay.describe(), "per_population": per,
@@ -195,7 +202,20 @@ def evaluate_access(
     logger.info("accessibility %s of %s: %d facilities, %d demand points, %d pairs within %g min", method,
                 supply_column, len(supplied), len(demand), result.n_pairs, decay.catchment_min)
     return AccessResult(method=method, supply_column=supply_column, decay=decay, per_population=per,
-                        districts=districts, demand=points, facilities=fac_frame, summary=summary)
+                        districts=districts, demand=points, facilities=fac_frame, summary=summary, surface=surface)
+
+
+def _surface(engine: TravelEngine, demand: Any, pop: Any, decay: Decay) -> gpd.GeoDataFrame:
+    """People within the catchment of every network node (demand on the nearer end of its street)."""
+    import geopandas as gpd
+
+    from coverage.access.cumulative import demand_at_nodes, people_within
+
+    weight, _extra = demand_at_nodes(engine, demand, pop)
+    net = engine.net
+    within = people_within(engine, weight, cutoff=decay.catchment_min * 60.0)
+    return gpd.GeoDataFrame({"node": np.arange(net.n_nodes), "people_within": within, "people_at_node": weight},
+                            geometry=gpd.points_from_xy(net.x_m, net.y_m), crs=net.crs)
 
 
 def _headed(frame: pd.DataFrame, result: AccessResult) -> pd.DataFrame:
@@ -228,7 +248,9 @@ def write_access_outputs(result: AccessResult, out_dir: str | Path) -> list[Path
     written: list[Path] = []
     try:
         for layer, frame in (("districts", result.districts), ("demand_points", result.demand),
-                             ("facilities", result.facilities)):
+                             ("facilities", result.facilities), ("people_within", result.surface)):
+            if frame is None:
+                continue
             frame.to_crs("EPSG:4326").to_file(tmp / "access.gpkg", layer=layer, driver="GPKG")
         table = _headed(result.district_table(), result)
         save_csv(table, tmp / "access.csv")

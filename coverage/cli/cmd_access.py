@@ -59,7 +59,7 @@ def access_command(
     method: Annotated[str, typer.Option("--method", help="2sfca | e2sfca | g2sfca | 3sfca | gravity | cumulative.")
                       ] = default(AccessRun, "method"),
     supply: Annotated[str, typer.Option("--supply", help="Facility column of the supply: beds | doctors | nurses | "
-                                                         "any numeric column.")] = default(AccessRun, "supply"),
+                                                         "any numeric column | count (each facility 1).")] = default(AccessRun, "supply"),
     catchment_min: Annotated[float, typer.Option("--catchment-min", help="Catchment (minutes).")
                              ] = default(AccessRun, "catchment_min"),
     decay: Annotated[str | None, typer.Option("--decay", help="flat | step | gaussian | power (default: the "

@@ -202,3 +202,52 @@ def test_fcov_access_on_the_demo_files(demo_study, tmp_path: Path, capsys: pytes
     assert {p.name for p in tmp_path.iterdir()} >= {"access.gpkg", "access.csv", "access.xlsx", "access.json",
                                                      "access.html"}
     assert run_app([*args[:-2], "--out", str(tmp_path / "x"), "--method", "4sfca"]) == 2
+
+
+def test_people_within_equals_networkx_both_ways() -> None:
+    """The surface from every node equals networkx's bounded searches; the reverse-graph run gives the same sums."""
+    import networkx as nx
+    from _synth import road_grid
+
+    from coverage.access.cumulative import people_within
+    from coverage.traveltime import TravelEngine
+
+    net = road_grid(625, seed=4, with_lonlat=False)
+    engine = TravelEngine(net, metric="time")
+    rng = np.random.default_rng(2)
+    weight = np.zeros(net.n_nodes)
+    holders = rng.choice(net.n_nodes, 60, replace=False)  # fewer holders than nodes
+    weight[holders] = rng.uniform(1, 100, holders.size)
+    graph = nx.DiGraph()
+    for u, v, c in zip(net.edge_u.tolist(), net.edge_v.tolist(), engine.edge_cost.tolist()):
+        if not graph.has_edge(u, v) or graph[u][v]["w"] > c:
+            graph.add_edge(u, v, w=c)
+    cutoff = 240.0
+    expected = np.array([sum(weight[m] for m, d in nx.single_source_dijkstra_path_length(
+        graph, n, cutoff=cutoff, weight="w").items()) if n in graph else 0.0 for n in range(net.n_nodes)])
+    reverse = people_within(engine, weight, cutoff=cutoff)  # 60 holders < 900 origins: reversed graph
+    forward = people_within(engine, weight, cutoff=cutoff, origins=holders, chunk_bytes=8 * net.n_nodes * 7)
+    np.testing.assert_allclose(reverse, expected, rtol=1e-12)
+    np.testing.assert_allclose(forward, expected[holders], rtol=1e-12)
+    assert expected.max() > 5 * weight.max()  # the cutoff reaches several holders
+
+
+def test_cumulative_on_the_demo_counts_facilities_and_people_within(demo_study, tmp_path: Path) -> None:
+    from coverage.access.run import write_access_outputs
+    from coverage.config import AccessRun
+
+    result = demo_study.access(AccessRun(method="cumulative", supply="count", catchment_min=15.0))
+    points = result.demand
+    assert (points["score"] == points["facilities_within"]).all()  # flat weights: a count of facilities
+    surface = result.surface
+    assert surface is not None and len(surface) == demo_study.network("drive").n_nodes
+    assert np.isclose(surface["people_at_node"].sum(), points["pop"][points["score"] >= 0].sum() -
+                      demo_study.demand["pop"].to_numpy()[
+                          ~demo_study.engine("drive", "time").snap(
+                              demo_study.demand, id_column="point_id",
+                              max_snap_m=demo_study.analysis.demand_max_snap_m).on_network].sum())
+    assert 0 < surface["people_within"].max() <= points["pop"].sum()
+    write_access_outputs(result, tmp_path)
+    import pyogrio
+
+    assert "people_within" in [name for name, _ in pyogrio.list_layers(tmp_path / "access.gpkg")]
