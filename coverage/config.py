@@ -187,7 +187,8 @@ class AccessRun:
 
     method: str = _key("2sfca", "2sfca | e2sfca | g2sfca | 3sfca | gravity | cumulative",
                        choices=("2sfca", "e2sfca", "g2sfca", "3sfca", "gravity", "cumulative"))
-    supply: str = _key("beds", "facility column holding the supply: beds | doctors | nurses | any numeric column")
+    supply: str = _key("beds", "facility column holding the supply: beds | doctors | nurses | any numeric column | "
+                               "count (each facility counts 1)")
     catchment_min: float = _key(30.0, "catchment (min): pairs farther than this count for nothing", min_exclusive=0)
     decay: str | None = _key(None, "flat | step | gaussian | power (default: the method's; 2sfca flat, e2sfca and "
                                    "3sfca step, g2sfca gaussian, gravity power)",
