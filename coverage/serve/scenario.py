@@ -362,19 +362,12 @@ class ScenarioEngine:
             rb = b[j] if b else {}
             row = {"district_id": str(rr["district_id"]), "district": str(rr["district"]), "pop": float(rr["pop"]),
                    "covered_before": float(rb.get("covered", 0.0)), "covered_after": float(ra.get("covered", 0.0)),
-                   "covered_pct_before": _num(rb.get("covered_pct")), "covered_pct_after": _num(ra.get("covered_pct")),
-                   "mean_time_min_before": _num(rb.get("mean_time_min")),
-                   "mean_time_min_after": _num(ra.get("mean_time_min")),
+                   # NaN (no people) stays NaN here; the JSON answer turns it into null
+                   "covered_pct_before": rb.get("covered_pct"), "covered_pct_after": ra.get("covered_pct"),
+                   "mean_time_min_before": rb.get("mean_time_min"), "mean_time_min_after": ra.get("mean_time_min"),
                    "pass_before": district_pass(rb, self.before) if self.before is not None else False,
                    "pass_after": district_pass(ra, after) if after is not None else None}
             row["covered_gain"] = row["covered_after"] - row["covered_before"]
             out.append(row)
         return out
 
-
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None
