@@ -129,6 +129,27 @@ def test_county_verdict_counts_failing_district_cells(tmp_path: Path) -> None:
     assert county_verdict([]) == ("n/a", 0)
 
 
+def test_an_unexpected_error_is_a_failed_row_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from coverage.batch import runner
+    from coverage.batch.task import CountyResult
+
+    def fake(config: str, out: str) -> CountyResult:
+        if "b_" in config:
+            raise RuntimeError("disk went away")
+        return CountyResult(county=Path(config).stem, config=config, out_dir=out, status="ok", verdict="pass")
+
+    monkeypatch.setattr(runner, "run_county", fake)
+    for name in ("a_ok", "b_bug", "c_ok"):
+        (tmp_path / f"{name}.toml").write_text("", encoding="utf-8")
+    seen: list[tuple[int, int, int]] = []
+    result = run_batch(tmp_path, tmp_path / "out", workers=1,
+                       on_progress=lambda s: seen.append((s.done, s.failed, s.running)))
+    assert [r.status for r in result.rows] == ["ok", "failed", "ok"]
+    assert result.rows[1].error == "RuntimeError: disk went away"
+    assert seen[-1] == (2, 1, 0) and (0, 0, 1) in seen
+    assert _summary(tmp_path / "out")["b_bug"]["error"] == "RuntimeError: disk went away"
+
+
 @pytest.mark.slow
 def test_local_cluster_matches_serial_reports_bad_input_and_rerun(
     province: Path, serial_reports: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
