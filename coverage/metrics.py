@@ -689,6 +689,44 @@ def _count_metrics(
 # ---------------------------------------------------------------------------
 
 
+def _cell_gap_union(demand: gpd.GeoDataFrame, sel: npt.NDArray[np.int64], metric_crs: str) -> Any:
+    """The raster cells of demand points ``sel`` merged into connected parts (metric CRS); None if not cells.
+
+    Tracing the connected uncovered cells on the grid (``rasterio.features.shapes``) is linear in the
+    cells, where a shapely union of a million reprojected cell squares is minutes. Edges are
+    segmentized to one cell before reprojection, so the outline keeps a vertex at every cell corner
+    as the cell-by-cell union does.
+    """
+    import geopandas as gpd
+    import shapely
+    from affine import Affine
+    from rasterio import features
+    from scipy import ndimage
+
+    grids = demand.attrs.get("population", {}).get("grids", [])
+    if not grids or not {"grid", "cell_row", "cell_col"} <= set(demand.columns):
+        return None
+    grid_idx = demand["grid"].to_numpy()[sel]
+    if grid_idx.size == 0 or not (grid_idx == grid_idx[0]).all() or not 0 <= int(grid_idx[0]) < len(grids):
+        return None
+    spec = grids[int(grid_idx[0])]
+    a, b, c, d, e, f = spec["transform"]
+    if b != 0 or d != 0:
+        return None  # a rotated grid: trace cell by cell
+    rows = demand["cell_row"].to_numpy()[sel].astype(np.int64)
+    cols = demand["cell_col"].to_numpy()[sel].astype(np.int64)
+    r0, c0 = int(rows.min()), int(cols.min())
+    mask = np.zeros((int(rows.max()) - r0 + 1, int(cols.max()) - c0 + 1), dtype=bool)
+    mask[rows - r0, cols - c0] = True
+    labels, _n = ndimage.label(mask)  # 4-connected, as a union of squares splits at corners
+    transform = Affine(a, 0.0, c + a * c0, 0.0, e, f + e * r0)
+    shapes = [shapely.geometry.shape(g) for g, _v in
+              features.shapes(labels.astype(np.int32), mask=mask, connectivity=4, transform=transform)]
+    shapes = shapely.segmentize(np.array(shapes, dtype=object), min(abs(a), abs(e)) * 1.01)
+    # the traced parts are disjoint: no union needed, each is clipped to the district by the caller
+    return gpd.GeoSeries(shapes, crs=spec["crs"]).to_crs(metric_crs).to_numpy()
+
+
 def gap_polygons(
     demand: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, metric_crs: str
 ) -> gpd.GeoDataFrame:
@@ -709,7 +747,7 @@ def gap_polygons(
     empty = gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs="EPSG:4326")
     if len(demand) == 0:
         return empty
-    cells = demand_cells(demand).to_crs(metric_crs).to_numpy()
+    cells = None  # cell polygons one by one: only for demand that is not on one raster grid
     pts_m = demand.geometry.to_crs(metric_crs).to_numpy()
     bnd_m = boundaries.to_crs(metric_crs)
     uncovered = ~demand["covered"].to_numpy(dtype=bool)
@@ -722,40 +760,51 @@ def gap_polygons(
         if sel.size == 0:
             continue
         district_geom = bnd_m.geometry.iloc[j]
-        shapes = cells[sel].copy()
-        no_cell = np.array([s is None for s in shapes])
-        if no_cell.any():
-            allpts = np.flatnonzero(in_d)
-            vor = shapely.voronoi_polygons(shapely.multipoints(pts_m[allpts]), extend_to=district_geom, ordered=True)
-            parts = shapely.get_parts(vor)
-            lookup = dict(zip(allpts.tolist(), parts, strict=False))
-            shapes[no_cell] = [lookup[i] for i in sel[no_cell]]
-        # Neighbouring cells share corners only up to rounding after reprojection;
-        # a 1 cm precision grid makes the union close those seams instead of leaving slivers.
-        merged = shapely.intersection(shapely.union_all(shapes, grid_size=0.01), district_geom, grid_size=0.01)
+        merged = _cell_gap_union(demand, sel, metric_crs)
+        if merged is None:
+            if cells is None:
+                cells = demand_cells(demand).to_crs(metric_crs).to_numpy()
+            shapes = cells[sel].copy()
+            no_cell = np.array([s is None for s in shapes])
+            if no_cell.any():
+                allpts = np.flatnonzero(in_d)
+                vor = shapely.voronoi_polygons(shapely.multipoints(pts_m[allpts]), extend_to=district_geom, ordered=True)
+                parts = shapely.get_parts(vor)
+                lookup = dict(zip(allpts.tolist(), parts, strict=False))
+                shapes[no_cell] = [lookup[i] for i in sel[no_cell]]
+            # Neighbouring cells share corners only up to rounding after reprojection;
+            # a 1 cm precision grid makes the union close those seams instead of leaving slivers.
+            merged = shapely.union_all(shapes, grid_size=0.01)
+        merged = shapely.intersection(merged, district_geom, grid_size=0.01)
         pieces = [g for g in shapely.get_parts(merged) if g.geom_type == "Polygon" and g.area > 0]
         if not pieces:
             continue
         piece_arr = np.array(pieces, dtype=object)
-        tree = shapely.STRtree(piece_arr)
-        pidx, gidx = tree.query(pts_m[sel], predicate="intersects")
-        owner = np.full(sel.size, -1)
-        owner[pidx[::-1]] = gidx[::-1]  # first hit wins
+        # pieces query a tree of the points, so GEOS prepares each (large) piece once instead of
+        # testing every point against an unprepared polygon of thousands of vertices
+        gidx, pidx = shapely.STRtree(pts_m[sel]).query(piece_arr, predicate="intersects")
+        owner = np.full(sel.size, len(pieces), dtype=np.int64)
+        np.minimum.at(owner, pidx, gidx)  # a point on two pieces' shared corner: the first piece
+        owner[owner == len(pieces)] = -1
         if (owner < 0).any():  # a point on no piece (numerical): attach to the nearest piece
             miss = np.flatnonzero(owner < 0)
-            owner[miss] = tree.nearest(pts_m[sel][miss])
+            owner[miss] = shapely.STRtree(piece_arr).nearest(pts_m[sel][miss])
         pops = demand["pop"].to_numpy(dtype=float)[sel]
         times = demand["time_min"].to_numpy(dtype=float)[sel]
+        # the points of each piece in their original order (a mask per piece would be pieces x points)
+        by_piece = np.argsort(owner, kind="stable")
+        counts = np.bincount(owner, minlength=len(pieces))
+        starts = np.concatenate([[0], np.cumsum(counts)])
         for k, geom in enumerate(pieces):
-            mine = owner == k
-            if not mine.any():
+            if counts[k] == 0:
                 continue
+            mine = by_piece[starts[k]:starts[k + 1]]
             records.append(
                 {
                     "district_id": did,
                     "district": str(bnd_m["district"].iloc[j]),
                     "pop": float(pops[mine].sum()),
-                    "n_points": int(mine.sum()),
+                    "n_points": int(mine.size),
                     "mean_time_min": weighted_mean(times[mine], pops[mine]),
                     "min_time_min": float(times[mine].min()),
                     "area_km2": geom.area / 1e6,

@@ -43,6 +43,7 @@ slowly or walked) and 5 km/h on walk networks. It is an explicit
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
@@ -96,6 +97,9 @@ class _Topology:
         self._vertex_pos_m: FloatArray | None = None
         self._order: IntArray | None = None
         self._rank: IntArray | None = None
+        # the last few snaps of point sets (by coordinates and limit): every stage of a report snaps
+        # the same million demand points again, and the nearest-edge search is most of a snap
+        self.snap_memo: dict[bytes, tuple[FloatArray, ...]] = {}
 
     @property
     def order(self) -> IntArray:
@@ -167,6 +171,32 @@ class _Topology:
 
 
 _TOPOLOGY: weakref.WeakKeyDictionary[RoadNetwork, _Topology] = weakref.WeakKeyDictionary()
+_SNAP_MEMO_SIZE = 4
+
+
+def _projected_xy(geoms: gpd.GeoSeries, crs: Any) -> tuple[FloatArray, FloatArray]:
+    """Point coordinates in ``crs`` (NaN for empty or missing points), without building new geometries."""
+    import shapely
+
+    raw = geoms.to_numpy()
+    raw = np.where(shapely.is_empty(raw), None, raw)  # empty points have no coordinates: NaN, off the network
+    x = np.asarray(shapely.get_x(raw), dtype=np.float64)
+    y = np.asarray(shapely.get_y(raw), dtype=np.float64)
+    from pyproj import CRS
+
+    src, dst = CRS.from_user_input(geoms.crs), CRS.from_user_input(crs)
+    if src == dst:
+        return x, y
+    # the transformer geopandas' to_crs would build, applied to the bare coordinates
+    tx, ty = _transformer(src, dst).transform(x, y)
+    return np.asarray(tx, dtype=np.float64), np.asarray(ty, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _transformer(src: Any, dst: Any) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 def _topology(net: RoadNetwork) -> _Topology:
@@ -479,7 +509,6 @@ class TravelEngine:
         else:
             ids = points.index.astype(str).to_numpy(dtype=object)
             geoms = points
-        geoms = geoms.to_crs(self.net.crs)
         kinds = geoms.geom_type.to_numpy()
         bad = ~(geoms.is_empty.to_numpy() | geoms.isna().to_numpy()) & (kinds != "Point")
         if bad.any():
@@ -488,10 +517,7 @@ class TravelEngine:
                 f"{sorted(set(kinds[bad].tolist()))}); use their centroids or point coordinates"
             )
             raise InputFileError(msg)
-        import shapely
-
-        x = shapely.get_x(geoms.to_numpy())
-        y = shapely.get_y(geoms.to_numpy())
+        x, y = _projected_xy(geoms, self.net.crs)
         return self.snap_xy(
             np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), ids=ids, strict=strict, max_snap_m=max_snap_m
         )
@@ -520,6 +546,13 @@ class TravelEngine:
         sx = np.full(k, np.nan)
         sy = np.full(k, np.nan)
         finite = np.isfinite(x) & np.isfinite(y)
+        import hashlib
+
+        memo_key = hashlib.blake2b(np.float64(limit_m).tobytes() + x.tobytes() + y.tobytes(), digest_size=20).digest()
+        memo = self._topo.snap_memo.get(memo_key)
+        if memo is not None:
+            edge, fraction, connector, sx, sy = (a.copy() for a in memo)
+            finite = np.zeros(k, dtype=bool)
         if finite.any():
             tree, lines = self._topo.tree()
             fin = np.flatnonzero(finite)
@@ -539,6 +572,9 @@ class TravelEngine:
             connector[which] = dist
             sx[which] = shapely.get_x(loc)
             sy[which] = shapely.get_y(loc)
+            if len(self._topo.snap_memo) >= _SNAP_MEMO_SIZE:
+                self._topo.snap_memo.pop(next(iter(self._topo.snap_memo)))
+            self._topo.snap_memo[memo_key] = tuple(a.copy() for a in (edge, fraction, connector, sx, sy))
         on = edge >= 0
         node = np.full(k, -1, dtype=np.int64)
         eu = net.edge_u[np.maximum(edge, 0)]

@@ -109,6 +109,38 @@ def normalised(layers: MapLayers) -> MapLayers:
     return replace(layers, **updates)  # type: ignore[arg-type]
 
 
+# Display only (HTML and PNG maps): polygons simplified within this distance and coordinates kept to
+# ~1 m, which a browser draws at every zoom a planner uses; the GPKG/GeoJSON outputs keep full precision.
+DISPLAY_TOLERANCE_M = 15.0
+DISPLAY_GRID_DEG = 1e-5
+_POLYGON_FIELDS = ("districts", "isochrones", "gaps")
+
+
+def for_display(layers: MapLayers, *, tolerance_m: float = DISPLAY_TOLERANCE_M) -> MapLayers:
+    """A copy of EPSG:4326 ``layers`` with polygon layers simplified for drawing (display only).
+
+    A prefecture's gap and isochrone polygons trace 100 m raster cells and street buffers with
+    hundreds of thousands of vertices; simplified within ``tolerance_m`` (topology kept) and snapped
+    to a 1e-5 degree grid they draw the same at any zoom and the HTML map stays a few MB.
+    """
+    import shapely
+
+    tolerance_deg = tolerance_m / 111_320.0  # a metre of longitude is shorter: this errs on the fine side
+    updates: dict[str, object] = {}
+    for name in _POLYGON_FIELDS:
+        frame = getattr(layers, name)
+        if frame is None or len(frame) == 0:
+            continue
+        geoms = frame.geometry.to_numpy()
+        simple = shapely.simplify(geoms, tolerance_deg, preserve_topology=True)
+        simple = shapely.set_precision(simple, DISPLAY_GRID_DEG, mode="valid_output")
+        keep = ~(shapely.is_empty(simple) | shapely.is_missing(simple))
+        frame = frame[keep].copy()
+        frame.geometry = simple[keep]
+        updates[name] = frame
+    return replace(layers, **updates)  # type: ignore[arg-type]
+
+
 def _gcj_transform(coords: np.ndarray) -> np.ndarray:
     import numpy as np
 

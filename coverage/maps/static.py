@@ -17,7 +17,7 @@ from coverage._io import temp_output_path
 from coverage.crs import utm_epsg_for
 from coverage.errors import CoverageError
 from coverage.maps import _style as st
-from coverage.maps._layers import MapLayers, normalised
+from coverage.maps._layers import MapLayers, for_display, normalised
 from coverage.maps.web import _isochrone_groups, covered_pct, district_passes
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def save_png(
     from matplotlib.patches import Patch
 
     lang = st.check_lang(lang)
-    layers = normalised(layers)
+    layers = for_display(normalised(layers))
     frames = layers.frames()
     if not frames:
         msg = "nothing to draw: every vector layer is empty or missing; pass at least --districts or --facilities"

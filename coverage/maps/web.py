@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from coverage._io import write_text_atomic
 from coverage.errors import CoverageError
 from coverage.maps import _style as st
-from coverage.maps._layers import MapLayers, gcj02_offset_deg, normalised, shift_to_gcj02
+from coverage.maps._layers import MapLayers, for_display, gcj02_offset_deg, normalised, shift_to_gcj02
 from coverage.maps._verdicts import district_failures, district_passes
 from coverage.maps._verdicts import present as _present
 
@@ -616,7 +616,7 @@ def build_map(
 
     lang = st.check_lang(lang)
     spec = resolve_tiles(tiles, attribution=attribution, tiles_crs=tiles_crs)
-    layers = normalised(layers)
+    layers = for_display(normalised(layers))
     if layers.is_empty():
         msg = "nothing to map: every layer is empty or missing; pass at least --districts or --facilities"
         raise CoverageError(msg)
