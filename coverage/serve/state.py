@@ -122,6 +122,7 @@ class ServeState:
         self._engines: dict[str, ScenarioEngine] = {}
         self._coverage: dict[str, CoverageResult] = {}
         self._lock = threading.Lock()
+        self._coverage_lock = threading.Lock()
         self.heavy_lock = threading.Lock()
         self._console: MakeProgress | None = None
 
@@ -194,6 +195,9 @@ class ServeState:
                    f"use one of {', '.join(map(str, self.scenario_standards))}")
             raise StandardError(msg)
         assert standard is not None
+        engine = self._engines.get(standard)  # built ones are read without waiting for a build in progress
+        if engine is not None:
+            return engine
         with self._lock:
             engine = self._engines.get(standard)
             if engine is None:
@@ -218,7 +222,7 @@ class ServeState:
     def coverage(self, standard: str) -> CoverageResult:
         """Coverage of the existing facilities for one of the config's standards (cached)."""
         run = self.coverage_run(standard)
-        with self._lock:
+        with self._coverage_lock:
             result = self._coverage.get(standard)
             if result is None:
                 result = self.study.coverage(run)
