@@ -151,6 +151,38 @@ def test_an_unexpected_error_is_a_failed_row_not_a_crash(tmp_path: Path, monkeyp
 
 
 @pytest.mark.slow
+def test_counties_share_one_extract_each_clipped_and_cached_on_its_own(tmp_path: Path) -> None:
+    """A province extract named by every county config: each county reads only its hull + margin."""
+    import geopandas as gpd
+
+    data = REPO_ROOT / "data"
+    districts = gpd.read_file(data / "boundaries" / "demo_districts.geojson")
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    # two overlapping "counties" (the facility list must lie within each one's extent)
+    for name, ids in (("north", ["D03", "D05"]), ("south", ["D04", "D05"])):
+        districts[districts["district_id"].isin(ids)].to_file(tmp_path / f"{name}.geojson", driver="GeoJSON")
+        text = county_config_text(1, DEFAULT_SEED, str(data), (STANDARD,), maps=False, population_aggregate=6)
+        text = text.replace(f"{data}/boundaries/demo_districts.geojson", str(tmp_path / f"{name}.geojson"))
+        text = text.replace('osm = "', 'clip_margin_m = 1000\nosm = "')
+        (configs / f"{name}.toml").write_text(text, encoding="utf-8")
+    cache = tmp_path / "cache"
+    os.environ["FCOV_CACHE_DIR"], previous = str(cache), os.environ.get("FCOV_CACHE_DIR", "")
+    try:
+        result = run_batch(configs, tmp_path / "out", workers=1)
+    finally:
+        os.environ["FCOV_CACHE_DIR"] = previous
+    assert not result.failed
+    logs = {name: (tmp_path / "out" / name / "fcov.log").read_text(encoding="utf-8") for name in ("north", "south")}
+    kept = {}
+    for name, log in logs.items():
+        assert "demo_county.osm clipped to the boundaries' hull + 1 km margin" in log, log
+        kept[name] = next(line for line in log.splitlines() if "highway ways" in line)
+    assert kept["north"] != kept["south"]
+    assert len(list(cache.glob("network-*.npz"))) == 2  # one cache entry per county's clip
+
+
+@pytest.mark.slow
 def test_local_cluster_matches_serial_reports_bad_input_and_rerun(
     province: Path, serial_reports: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
