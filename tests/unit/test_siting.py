@@ -77,7 +77,7 @@ class TestHandChecked:
 
     def test_p_median_truncation_widens(self) -> None:
         # k = 1 forces escapes; the result must still be the exact optimum.
-        res = solve_p_median(HAND, weights=HAND_W, p=2, initial_k=1)
+        res = solve_p_median(HAND, weights=HAND_W, p=2, initial_k=1, method="truncation")
         assert res.objective == pytest.approx(460)
         assert res.status == "optimal"
         assert res.extra["iterations"] >= 2
@@ -161,9 +161,12 @@ class TestBruteForce:
         cost, w = _instance(seed)
         free = [j for j in range(cost.shape[1]) if j not in fixed]
         best = min((w * _open_cost(cost, [*fixed, *c])).sum() for c in _combos(free, p))
-        res = solve_p_median(cost, weights=w, p=p, fixed=fixed, initial_k=2)
+        res = solve_p_median(cost, weights=w, p=p, fixed=fixed)
         assert res.objective == pytest.approx(best)
         assert res.status == "optimal"
+        trunc = solve_p_median(cost, weights=w, p=p, fixed=fixed, initial_k=2, method="truncation")
+        assert trunc.objective == pytest.approx(best)
+        assert trunc.status == "optimal"
 
     @pytest.mark.parametrize(("seed", "fixed"), BRUTE_CASES)
     @pytest.mark.parametrize("p", [1, 2, 3])
@@ -552,3 +555,37 @@ class TestMclpPRule:
     def test_exactly_p_with_too_few_candidates(self) -> None:
         with pytest.raises(InfeasibleError, match="only 4 candidates"):
             solve_mclp(HAND, 4.0, weights=HAND_W, p=6, exactly_p=True)
+
+
+class TestPMedianLagrangian:
+    """The Lagrangian method (default) against the truncation method (the solver before issue 17)."""
+
+    @pytest.mark.parametrize("seed", range(4))
+    @pytest.mark.parametrize("fixed", [(), (3, 17)])
+    def test_equals_truncation_on_random_instances(self, seed: int, fixed: tuple[int, ...]) -> None:
+        rng = np.random.default_rng(seed)
+        sites, points = rng.random((20, 2)), rng.random((150, 2))
+        cost = np.sqrt(((points[:, None, :] - sites[None, :, :]) ** 2).sum(axis=2))
+        w = rng.integers(1, 100, 150).astype(float)
+        new = solve_p_median(cost, weights=w, p=4, fixed=fixed)
+        old = solve_p_median(cost, weights=w, p=4, fixed=fixed, method="truncation")
+        assert new.status == old.status == "optimal"
+        assert new.objective == pytest.approx(old.objective, rel=1e-9)
+        assert new.selected.size == 4 and not set(new.selected) & set(fixed)
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_sparse_costs_with_unreachable_pairs(self, seed: int) -> None:
+        rng = np.random.default_rng(10 + seed)
+        sites, points = rng.random((25, 2)), rng.random((250, 2))
+        dense = np.sqrt(((points[:, None, :] - sites[None, :, :]) ** 2).sum(axis=2))
+        cut = np.where(dense <= 0.45, dense, np.inf)  # network-like: far pairs unreachable
+        w = rng.integers(1, 20, 250).astype(float)
+        new = solve_p_median(sp.csr_array(np.where(np.isfinite(cut), cut, 0.0)), weights=w, p=5,
+                             uncoverable="drop")
+        old = solve_p_median(cut, weights=w, p=5, method="truncation", uncoverable="drop")
+        assert new.objective == pytest.approx(old.objective, rel=1e-9)
+        assert new.uncoverable.tolist() == old.uncoverable.tolist()
+
+    def test_unknown_method(self) -> None:
+        with pytest.raises(ValueError, match="method"):
+            solve_p_median(HAND, weights=HAND_W, p=2, method="simplex")
