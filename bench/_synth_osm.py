@@ -7,8 +7,10 @@
 secondary lines, residential streets otherwise (some links missing, some
 ``oneway=yes``/``-1``), ``maxspeed`` on some primaries, and optionally
 ``buildings`` (closed ``building=yes`` ways on nodes of their own, which a
-road reader must skip). Ways are split every ``way_nodes`` nodes, as mappers
-split them. Same arguments, same file; written with pyosmium's
+road reader must skip). Each street link between two crossings carries
+``shape_nodes`` bent intermediate nodes (real OSM roads are mostly such shape
+nodes; they become edge geometry, not graph nodes). Ways are split every
+``way_nodes`` links, as mappers split them. Same arguments, same file; written with pyosmium's
 ``SimpleWriter`` (the suffix picks XML or PBF).
 """
 
@@ -70,6 +72,7 @@ def write_osm_roads(
     oneway_share: float = 0.10,
     way_nodes: int = 12,
     buildings: int = 0,
+    shape_nodes: int = 0,
 ) -> SynthOsm:
     """Write the synthetic road grid to ``path`` (see the module docstring)."""
     import osmium
@@ -111,6 +114,22 @@ def write_osm_roads(
         mw_lines.append((ids, 1 + np.arange(ny) * nx + c))
     # motorway crossings: interchanges are ramps only (no shared node), as grade-separated junctions
 
+    # shape nodes: k per horizontal link (r, c)-(r, c+1), then k per vertical link (r, c)-(r+1, c)
+    k = int(shape_nodes)
+    h_base, v_base = next_id, next_id + ny * (nx - 1) * k
+    if k:
+        t = (np.arange(1, k + 1) / (k + 1))[None, :]
+        bend = rng.uniform(-0.12, 0.12, (2, ny * (nx - 1) + nx * (ny - 1), k)) * spacing_m
+        hu = (np.arange(ny)[:, None] * nx + np.arange(nx - 1)[None, :]).ravel()  # grid index of each link's start
+        vu = (np.arange(ny - 1)[None, :] * nx + np.arange(nx)[:, None]).ravel()  # column-major, as the ids
+        for u_idx, step, b in ((hu, 1, bend[:, : hu.shape[0]]), (vu, nx, bend[:, hu.shape[0]:])):
+            sx = gx[u_idx][:, None] * (1 - t) + gx[u_idx + step][:, None] * t + b[0]
+            sy = gy[u_idx][:, None] * (1 - t) + gy[u_idx + step][:, None] * t + b[1]
+            lon, lat = _lonlat(sx.ravel(), sy.ravel())
+            extra_lon.append(lon)
+            extra_lat.append(lat)
+        next_id += (ny * (nx - 1) + nx * (ny - 1)) * k
+
     n_building_nodes = 4 * buildings
     b_first = next_id
     if buildings:
@@ -145,22 +164,28 @@ def write_osm_roads(
                 tags["maxspeed"] = "60"
             add(part, tags)
 
-        def add_line(node_ids: npt.NDArray[np.int64], cls: str, keep_link: npt.NDArray[np.bool_]) -> None:
-            # one way per run of present links, split every way_nodes nodes
+        def add_line(
+            node_ids: npt.NDArray[np.int64], cls: str, keep_link: npt.NDArray[np.bool_], shape_first: int
+        ) -> None:
+            # one way per run of present links, split every way_nodes links; link j's shape nodes follow shape_first
             ids = node_ids.tolist()
             part: list[int] = []
+            links = 0
             for j, keep in enumerate(keep_link.tolist()):
                 if not keep:
                     if len(part) >= 2:
                         emit(part, cls)
-                    part = []
+                    part, links = [], 0
                     continue
                 if not part:
                     part = [ids[j]]
+                if k:
+                    part.extend(range(shape_first + j * k, shape_first + (j + 1) * k))
                 part.append(ids[j + 1])
-                if len(part) >= way_nodes:
+                links += 1
+                if links >= way_nodes:
                     emit(part, cls)
-                    part = [ids[j + 1]]
+                    part, links = [ids[j + 1]], 0
             if len(part) >= 2:
                 emit(part, cls)
 
@@ -169,11 +194,11 @@ def write_osm_roads(
         for r in range(ny):
             cls = row_cls[r]
             keep = rng.random(nx - 1) >= (missing_share if cls == "residential" else 0.0)
-            add_line(1 + r * nx + np.arange(nx), cls, keep)
+            add_line(1 + r * nx + np.arange(nx), cls, keep, h_base + r * (nx - 1) * k)
         for c in range(nx):
             cls = col_cls[c]
             keep = rng.random(ny - 1) >= (missing_share if cls == "residential" else 0.0)
-            add_line(1 + np.arange(ny) * nx + c, cls, keep)
+            add_line(1 + np.arange(ny) * nx + c, cls, keep, v_base + c * (ny - 1) * k)
         for mw_ids, grid_ids in mw_lines:
             ids = mw_ids.tolist()
             for start in range(0, len(ids) - 1, way_nodes * 4):

@@ -182,7 +182,35 @@ class _Columns:
         return self.cols.get(name) or [None] * self.n
 
 
-_Parsed = tuple[dict[str, str], list[str], "_Columns", list[str], list[str], "_Columns"]
+class _Graph:
+    """What a parse collects: key names, graph data, node ids and columns, edge ends and columns."""
+
+    def __init__(self) -> None:
+        self.key_name: dict[str, str] = {}
+        self.graph_data: dict[str, str] = {}
+        self.node_ids: list[str] = []
+        self.sources: list[str] = []
+        self.targets: list[str] = []
+        self.nodes, self.edges = _Columns(), _Columns()
+
+    def add_key(self, key_id: str, name: str | None) -> None:
+        self.key_name[key_id] = name or key_id
+
+    def add_node(self, node_id: str, pairs: list[tuple[str, str]]) -> None:
+        self.node_ids.append(node_id)
+        self.nodes.add(pairs)
+
+    def add_edge(self, source: str, target: str, pairs: list[tuple[str, str]]) -> None:
+        self.sources.append(source)
+        self.targets.append(target)
+        self.edges.add(pairs)
+
+    def named(self) -> _Graph:
+        """Columns and graph data keyed by attribute name instead of key id."""
+        self.nodes, self.edges = self.nodes.renamed(self.key_name), self.edges.renamed(self.key_name)
+        self.graph_data = {self.key_name.get(k, k): v for k, v in self.graph_data.items()}
+        return self
+
 
 # GraphML as networkx/osmnx write it: elements, attributes in double or single quotes, data with text
 _ELEMENT = re.compile(r"<(node|edge)\b([^>]*?)(?:/>|>(.*?)</\1\s*>)", re.S)
@@ -209,14 +237,9 @@ def _data_pairs(body: str | None) -> list[tuple[str, str]]:
     return [(key, _text(value)) for key, value in _DATA.findall(body)]
 
 
-def _parse_fast(path: Path) -> _Parsed | None:
+def _parse_fast(path: Path) -> _Graph | None:
     """Regular-expression pass over the file in chunks; None when it holds constructs only XML parsers read."""
-    key_name: dict[str, str] = {}
-    graph_data: dict[str, str] = {}
-    node_ids: list[str] = []
-    sources: list[str] = []
-    targets: list[str] = []
-    nodes, edges = _Columns(), _Columns()
+    graph = _Graph()
     header_done = False
     rest = ""
     with open(path, encoding="utf-8") as handle:
@@ -233,38 +256,30 @@ def _parse_fast(path: Path) -> _Parsed | None:
                 head = buffer if first is None else buffer[: first.start()]
                 for match in _KEY.finditer(head):
                     attrs = _attrs(match[1])
-                    key_name[attrs.get("id", "")] = attrs.get("attr.name", attrs.get("id", ""))
+                    graph.add_key(attrs.get("id", ""), attrs.get("attr.name"))
                 graph_at = head.find("<graph")
                 if graph_at >= 0:
-                    graph_data = {key_name.get(k, k): v for k, v in _data_pairs(head[graph_at:])}
+                    graph.graph_data = dict(_data_pairs(head[graph_at:]))
                 header_done = True
             end = 0
             for match in _ELEMENT.finditer(buffer):
                 attrs = _attrs(match[2])
                 if match[1] == "node":
-                    node_ids.append(attrs.get("id", ""))
-                    nodes.add(_data_pairs(match[3]))
+                    graph.add_node(attrs.get("id", ""), _data_pairs(match[3]))
                 else:
-                    sources.append(attrs.get("source", ""))
-                    targets.append(attrs.get("target", ""))
-                    edges.add(_data_pairs(match[3]))
+                    graph.add_edge(attrs.get("source", ""), attrs.get("target", ""), _data_pairs(match[3]))
                 end = match.end()
             rest = buffer[end:]
             if not chunk:
                 break
-    if not (nodes.aligned and edges.aligned):
+    if not (graph.nodes.aligned and graph.edges.aligned):
         return None
-    return graph_data, node_ids, nodes.renamed(key_name), sources, targets, edges.renamed(key_name)
+    return graph.named()
 
 
-def _parse_xml(path: Path) -> _Parsed:
+def _parse_xml(path: Path) -> _Graph:
     """The general path: the expat parser through ElementTree, one element at a time."""
-    key_name: dict[str, str] = {}
-    graph_data: dict[str, str] = {}
-    node_ids: list[str] = []
-    sources: list[str] = []
-    targets: list[str] = []
-    nodes, edges = _Columns(), _Columns()
+    graph = _Graph()
     current: list[tuple[str, str]] = []
     inside = False
     tag_key, tag_data, tag_node, tag_edge, tag_graph = (_NS + t for t in ("key", "data", "node", "edge", "graph"))
@@ -278,28 +293,23 @@ def _parse_xml(path: Path) -> _Parsed:
             if inside:
                 current.append((elem.get("key", ""), elem.text or ""))
             else:
-                key = elem.get("key", "")
-                graph_data[key_name.get(key, key)] = elem.text or ""
-        elif tag == tag_node:
-            node_ids.append(elem.get("id", ""))
-            nodes.add(current)
-            inside = False
-            elem.clear()
-        elif tag == tag_edge:
-            sources.append(elem.get("source", ""))
-            targets.append(elem.get("target", ""))
-            edges.add(current)
+                graph.graph_data[elem.get("key", "")] = elem.text or ""
+        elif tag in (tag_node, tag_edge):
+            if tag == tag_node:
+                graph.add_node(elem.get("id", ""), current)
+            else:
+                graph.add_edge(elem.get("source", ""), elem.get("target", ""), current)
             inside = False
             elem.clear()
         elif tag == tag_key:
-            key_name[elem.get("id", "")] = elem.get("attr.name", elem.get("id", ""))
+            graph.add_key(elem.get("id", ""), elem.get("attr.name"))
         elif tag == tag_graph:
             elem.clear()
-    return graph_data, node_ids, nodes.renamed(key_name), sources, targets, edges.renamed(key_name)
+    return graph.named()
 
 
-def _parse(path: Path) -> _Parsed:
-    """Graph data, node ids and columns, edge ends and columns of a GraphML file."""
+def _parse(path: Path) -> _Graph:
+    """The GraphML file's keys, graph data, nodes and edges."""
     try:
         parsed = _parse_fast(path)
     except UnicodeDecodeError:
@@ -349,10 +359,13 @@ def read_graphml(
     from pyproj import CRS, Transformer
 
     try:
-        graph_data, node_ids, nodes, sources, targets, edges = _parse(path)
+        parsed = _parse(path)
     except (ElementTree.ParseError, OSError) as err:
         msg = f"cannot read GraphML {str(path)!r}: {type(err).__name__}: {err}"
         raise InputFileError(msg) from err
+    graph_data, node_ids, nodes, sources, targets, edges = (
+        parsed.graph_data, parsed.node_ids, parsed.nodes, parsed.sources, parsed.targets, parsed.edges
+    )
     if not sources:
         msg = f"GraphML {str(path)!r} has no edges; it holds no road network"
         raise NetworkError(msg)
