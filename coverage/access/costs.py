@@ -102,8 +102,9 @@ def catchment_costs(engine: TravelEngine, sources: Snapped, targets: Snapped, *,
     rows_cols: list[IntArray] = []
     rows_vals: list[FloatArray] = []
     counts = np.zeros(sources.n_points, dtype=np.int64)
+    # one call for every source: the rule sorts the targets once
+    direct = _same_street(engine, sources, np.flatnonzero(sources.on_network), targets)
     for pos, block in engine.iter_node_costs(sources, cutoff=cutoff_s, progress=progress):
-        direct = _same_street(engine, sources, pos, targets)
         for r, src in enumerate(pos):
             local, cost = index.reached(block[r], cutoff_s)
             cols = index.pos[local]

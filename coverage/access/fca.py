@@ -102,11 +102,11 @@ def three_step(costs_min: Any, population: npt.ArrayLike, supply: npt.ArrayLike,
     sup = np.asarray(supply, dtype=np.float64)
     _check(costs_min, pop, sup)
     w = weights(costs_min, decay)
-    per_demand = np.asarray(w.sum(axis=0)).ravel()  # sum_k W(d_ik) for each demand point i
-    coo = w.tocoo()
-    share = np.zeros_like(coo.data)
-    np.divide(coo.data, per_demand[coo.col], out=share, where=per_demand[coo.col] > 0)
-    gw = sp.csr_array((share * coo.data, (coo.row, coo.col)), shape=w.shape)  # G_ij W(d_ij)
+    per_demand = np.bincount(w.indices, weights=w.data, minlength=w.shape[1])  # sum_k W(d_ik) per demand point
+    total = per_demand[w.indices]
+    share = np.zeros_like(w.data)
+    np.divide(w.data, total, out=share, where=total > 0)
+    gw = sp.csr_array((share * w.data, w.indices, w.indptr), shape=w.shape)  # G_ij W(d_ij), same pattern
     demand = gw @ pop
     ratio = _ratio(sup, demand)
     return FcaScores(access=gw.T @ ratio, ratio=ratio, catchment_demand=demand, n_pairs=int(w.nnz))

@@ -58,6 +58,11 @@ HEADERS = {
     "facility_id": "设施编码 facility_id", "name": "名称 name", "facility_type": "类型 facility_type",
     "supply": "资源量 supply", "catchment_pop": "服务范围人口 catchment population (weighted)",
     "ratio": "供需比 supply per catchment people", "point_id": "需求点 point_id",
+    "served_with_room": "有余量设施服务人口 people served by a facility with room served_with_room",
+    "served_with_room_pct": "有余量服务比例 share served with room (%) served_with_room_pct",
+    "capacity_people": "容量 capacity (people) capacity_people", "load_people": "负荷 load (people) load_people",
+    "load_pct": "负荷率 load / capacity (%) load_pct", "people_within": "范围内人口 people within reach people_within",
+    "full": "已满 full", "on_network": "在路网上 on_network", "facilities_within": "可达设施数 facilities_within",
 }
 
 
@@ -135,6 +140,8 @@ def evaluate_access(
     decay: Decay,
     standard: Standard | None = None,
     demand_max_snap_m: float | None = None,
+    capacity: bool = False,
+    people_per_unit: float | None = None,
     progress: Progress | None = None,
 ) -> AccessResult:
     """Accessibility of ``method`` per demand point and district (see the module docstring)."""
@@ -199,10 +206,59 @@ def evaluate_access(
         summary["standard"] = {"id": standard.id if standard is not None else None, "key": target.key,
                                "value": float(target.pick()), "per_population": per, "source": target.source,
                                "quote": target.quote, "comparator": target.comparator}
+    if capacity:
+        _capacity(districts, fac_frame, points, costs_min, summary, target=target, people_per_unit=people_per_unit,
+                  target_min=decay.catchment_min)
     logger.info("accessibility %s of %s: %d facilities, %d demand points, %d pairs within %g min", method,
                 supply_column, len(supplied), len(demand), result.n_pairs, decay.catchment_min)
     return AccessResult(method=method, supply_column=supply_column, decay=decay, per_population=per,
                         districts=districts, demand=points, facilities=fac_frame, summary=summary, surface=surface)
+
+
+def _capacity(districts: Any, facilities: Any, points: Any, costs_min: Any, summary: dict[str, Any], *,
+              target: Any, people_per_unit: float | None, target_min: float) -> None:
+    """Capacity-aware coverage columns (LP and greedy; coverage.access.capacity) added in place."""
+    import pandas as pd
+
+    from coverage.access.capacity import assign_greedy, assign_lp
+
+    if people_per_unit is None:
+        if target is None:
+            msg = ("capacity needs the people one unit of supply serves: give people_per_unit (--people-per-unit), "
+                   "or a standard with a ratio target for this supply")
+            raise CoverageError(msg)
+        people_per_unit = float(target.per_population) / float(target.pick())
+        basis = f"the plan's ratio: {target.per_population:,.0f} / {target.pick():g} ({target.source})"
+    else:
+        basis = "given (people_per_unit)"
+    cap = facilities["supply"].to_numpy(float) * people_per_unit
+    pop = points["pop"].to_numpy(float)
+    lp = assign_lp(costs_min, pop, cap, target_min=target_min)
+    greedy = assign_greedy(costs_min, pop, cap, target_min=target_min)
+    import scipy.sparse as sp
+
+    c = sp.csr_array(costs_min)
+    inside = sp.csr_array(((c.data <= target_min).astype(float), c.indices, c.indptr), shape=c.shape)
+    reach = inside @ pop  # people within T of each facility, before capacity
+    facilities["capacity_people"] = cap
+    facilities["load_people"] = lp.load
+    facilities["load_pct"] = np.where(cap > 0, 100.0 * lp.load / np.where(cap > 0, cap, 1.0), np.nan)
+    facilities["people_within"] = reach
+    facilities["full"] = np.where(lp.load >= cap * (1 - 1e-6), "yes", "no")
+    points["served_with_room"] = lp.served
+    served = pd.DataFrame({"district_id": points["district_id"], "s": lp.served, "g": greedy.served}
+                          ).groupby("district_id").sum()
+    districts["served_with_room"] = districts["district_id"].map(served["s"]).fillna(0.0)
+    districts["served_with_room_pct"] = np.where(districts["pop"] > 0,
+                                                 100.0 * districts["served_with_room"] / districts["pop"], np.nan)
+    total = float(pop.sum())
+    summary["capacity"] = {
+        "people_per_unit": people_per_unit, "basis": basis, "target_min": target_min,
+        "lp_served": lp.objective, "lp_served_pct": 100.0 * lp.objective / total if total else None,
+        "lp_person_min": lp.travel_person_min, "greedy_served": greedy.objective,
+        "greedy_gap_pct": max(0.0, 100.0 * (lp.objective - greedy.objective) / lp.objective) if lp.objective else 0.0,
+        "method": "transportation LP (HiGHS): most people served, then least travel; greedy nearest-first beside it",
+    }
 
 
 def _surface(engine: TravelEngine, demand: Any, pop: Any, decay: Decay) -> gpd.GeoDataFrame:

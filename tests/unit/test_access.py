@@ -251,3 +251,48 @@ def test_cumulative_on_the_demo_counts_facilities_and_people_within(demo_study, 
     import pyogrio
 
     assert "people_within" in [name for name, _ in pyogrio.list_layers(tmp_path / "access.gpkg")]
+
+
+def test_capacity_lp_serves_the_max_flow_and_the_greedy_no_more() -> None:
+    """Stage 1 equals networkx's maximum flow; loads respect capacity; the greedy never beats the LP."""
+    import networkx as nx
+
+    from coverage.access.capacity import assign_greedy, assign_lp
+
+    costs, pop, supply = _random_instance(seed=8, n_dem=300, n_fac=12)
+    cap = supply * 20.0
+    lp = assign_lp(costs, pop, cap, target_min=25.0)
+    greedy = assign_greedy(costs, pop, cap, target_min=25.0)
+    g = nx.DiGraph()
+    coo = costs.tocoo()
+    for j, i, d in zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist()):
+        if d <= 25.0:
+            g.add_edge(("d", i), ("f", j))
+    for i in range(pop.size):
+        g.add_edge("s", ("d", i), capacity=float(pop[i]))
+    for j in range(cap.size):
+        g.add_edge(("f", j), "t", capacity=float(cap[j]))
+    flow_value, _ = nx.maximum_flow(g, "s", "t")
+    assert lp.objective == pytest.approx(flow_value, rel=1e-9)
+    assert lp.served.sum() == pytest.approx(flow_value, rel=1e-6)
+    assert (lp.load <= cap * (1 + 1e-9) + 1e-6).all() and (lp.served <= pop * (1 + 1e-9) + 1e-6).all()
+    assert (lp.flow.tocoo().data >= 0).all() and (lp.flow.tocoo().col >= 0).all()
+    assert greedy.objective <= lp.objective * (1 + 1e-9)
+    assert (greedy.load <= cap + 1e-6).all()
+    # stage 2: no assignment serving as many people travels less than the LP's (greedy included, when it ties)
+    if greedy.objective >= lp.objective * (1 - 1e-9):
+        assert lp.travel_person_min <= greedy.travel_person_min * (1 + 1e-9)
+
+
+def test_demo_capacity_section_numbers(demo_study) -> None:
+    from coverage.config import AccessRun
+
+    result = demo_study.access(AccessRun(capacity=True))
+    info = result.summary["capacity"]
+    assert info["people_per_unit"] == pytest.approx(1000 / 6.6)
+    beds = result.facilities["supply"].sum()
+    # 1,215 beds at 151.5 people each cannot serve everyone: the LP serves at most the capacity
+    assert info["lp_served"] <= beds * 1000 / 6.6 * (1 + 1e-9)
+    table = result.district_table()
+    assert table["served_with_room"].sum() == pytest.approx(info["lp_served"], rel=1e-6)
+    assert (table["served_with_room_pct"] <= 100 + 1e-9).all()
