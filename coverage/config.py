@@ -201,6 +201,9 @@ class AccessRun:
     mode: str = _key("drive", "drive | walk", choices=("drive", "walk"))
     standard: str | None = _key("ningbo-2025-resources", "standard whose ratio target for the supply (e.g. beds "
                                                          "6.6 per 1,000) the scores are compared with")
+    capacity: bool = _key(False, "also assign people to facilities within the catchment that have room (LP, HiGHS)")
+    people_per_unit: float | None = _key(None, "capacity: people one unit of supply serves (default: the plan's "
+                                               "ratio, e.g. 1,000 / 6.6 per bed)", min_exclusive=0)
 
 
 @dataclass(frozen=True)

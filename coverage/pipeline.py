@@ -276,6 +276,34 @@ def _access_section(run: AccessRun, folder: Path, map_link: str) -> Section:
     return section
 
 
+def _capacity_section(run: AccessRun, folder: Path) -> Section | None:
+    """Capacity-aware coverage of an accessibility run: people served by a facility with room, facility loads."""
+    import pandas as pd
+
+    from coverage.reports import Section, Table
+
+    info = json.loads((folder / "access.json").read_text(encoding="utf-8"))
+    cap = info.get("capacity")
+    if not cap:
+        return None
+    table = pd.read_csv(folder / "access.csv", encoding="utf-8-sig")
+    facilities = pd.read_excel(folder / "access.xlsx", sheet_name="facilities")
+    section = Section(title=f"容量 Capacity-aware coverage: {info['supply']} within {cap['target_min']:g} min")
+    section.paragraphs.append(
+        f"Each unit of {info['supply']} serves {cap['people_per_unit']:,.1f} people ({cap['basis']}); "
+        f"{cap['method']}. Served by a facility with room: {cap['lp_served']:,.0f} people "
+        f"({float(cap['lp_served_pct'] or 0):.1f}%); nearest-first greedy {cap['greedy_served']:,.0f} "
+        f"(gap to the LP {cap['greedy_gap_pct']:.3f}%).")
+    keep = [c for c in table.columns if _english(c) in ("district", "pop", "served_with_room", "served_with_room_pct")]
+    section.tables.append(Table("分区: 有余量设施服务人口 people served by a facility with room", table[keep],
+                                sheet_name=f"capacity {run.supply}"[:28]))
+    keep = [c for c in facilities.columns if _english(c) in ("name", "supply", "capacity_people", "load_people",
+                                                             "load_pct", "people_within", "full")]
+    section.tables.append(Table("设施负荷 facility load vs capacity", facilities[keep],
+                                sheet_name=f"loads {run.supply}"[:28]))
+    return section
+
+
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(values, ensure_ascii=False, default=str))
 
@@ -503,6 +531,9 @@ def run_city(
         result.reused[name] = run_access_stage(inputs, access_run, out / name, map_dir / f"{name}.html")
         result.map_files.append(map_dir / f"{name}.html")
         sections.append(_access_section(access_run, out / name, f"{name}.html"))
+        capacity = _capacity_section(access_run, out / name)
+        if capacity is not None:
+            sections.append(capacity)
     report = Report(
         overview=_overview(config, result),
         title=f"{config.title} 医疗设施可达性评估 Health-facility access report",

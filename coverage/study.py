@@ -582,7 +582,8 @@ class Study:
         return evaluate_access(
             self.boundaries, self.facilities_of(run.facility_types), self.demand, self.engine(run.mode, "time"),
             method=run.method, supply_column=run.supply, decay=decay, standard=self._standard(run.standard),
-            demand_max_snap_m=self.analysis.demand_max_snap_m, progress=self.progress(f"accessibility {run.method}"),
+            demand_max_snap_m=self.analysis.demand_max_snap_m, capacity=run.capacity,
+            people_per_unit=run.people_per_unit, progress=self.progress(f"accessibility {run.method}"),
         )
 
     def describe(self) -> list[tuple[str, str]]:
