@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+TEMP_MARK = "fcov-tmp-"
+
+
 @contextlib.contextmanager
 def temp_output_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``target`` with the same suffix.
@@ -24,8 +27,10 @@ def temp_output_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target_path = Path(target)
     target_path.parent.mkdir(parents=True, exist_ok=True)
+    # The writer's PID is in the name: a run killed with SIGKILL cannot remove its temporary file, and the
+    # next run's output check (check_output_path) removes those whose process is gone.
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target_path.stem}.", suffix=target_path.suffix, dir=target_path.parent
+        prefix=f".{target_path.stem}.{TEMP_MARK}{os.getpid()}-", suffix=target_path.suffix, dir=target_path.parent
     )
     os.close(fd)
     tmp_path = Path(tmp_name)
@@ -75,3 +80,82 @@ def cache_key(*parts: object) -> str:
         digest.update(b"\x1f")
         digest.update(repr(part).encode())
     return digest.hexdigest()[:32]
+
+
+def check_output_path(target: str | os.PathLike[str], *, folder: bool = False, option: str = "--out") -> Path:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    ``folder``: the command writes a folder of results there (else one file). Refused, with the path and
+    the fix: a folder output that is an existing file, a file output that is an existing folder, a path
+    below a regular file, and a place that is not writable (permissions, an immutable folder or file, a
+    read-only file system). Nothing is created: the check uses ``os.access``, so an interrupted check
+    leaves no trace beside a previous result. Returns the path.
+    """
+    from coverage.errors import InputFileError
+
+    path = Path(target)
+    if folder and path.exists() and not path.is_dir():
+        msg = (f"{option} {path} is an existing file, but a folder of results is written there; "
+               f"pass a folder path (e.g. {path.with_suffix('')}_results) or move the file away")
+        raise InputFileError(msg)
+    if not folder and path.is_dir():
+        msg = f"{option} {path} is an existing folder; name the file to write inside it, e.g. {path / ('result' + path.suffix)}"
+        raise InputFileError(msg)
+    existing = path if folder and path.is_dir() else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = (f"{option} {path}: {existing} is a regular file, so no folder can be created below it; "
+               "choose an output path that is not inside a file")
+        raise InputFileError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputFileError(f"{option} {path}: cannot write in {existing}: {_why_unwritable(existing)}")
+    if not folder and path.is_file() and not os.access(path, os.W_OK):
+        raise InputFileError(f"{option} {path}: the existing file cannot be replaced: {_why_unwritable(path)}")
+    remove_stale_temp_files(path if folder else path.parent)
+    return path
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files of :func:`temp_output_path` left in ``folder`` by runs that were killed.
+
+    Only files carrying :data:`TEMP_MARK` and the PID of a process that no longer exists are removed, so a
+    run still writing beside the same output is left alone.
+    """
+    import re
+    import shutil
+
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    pattern = re.compile(rf"^\..*\.{TEMP_MARK}(\d+)-")
+    for entry in folder.iterdir():
+        match = pattern.match(entry.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def _why_unwritable(path: Path) -> str:
+    """The likely reason ``path`` is not writable, with the fix."""
+    try:
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only:
+        return "it is on a read-only file system; write the results to another disk or folder (e.g. --out ~/fcov-results)"
+    return ("permission denied (or the folder is immutable: check `ls -ld` and `lsattr -d`); choose a folder you can "
+            "write to, or fix its permissions")

@@ -8,13 +8,14 @@ no analysis logic: they parse options, call library functions and print.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -202,6 +203,22 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code=code)
 
 
+_COMMAND_CACHE: dict[tuple[int, int], Any] = {}
+
+
+def _click_command() -> Any:
+    """The click command typer builds from ``app``, built once per set of registered commands.
+
+    ``app(...)`` rebuilds it from every command's signature on each call (about 0.1 s); the tests and the
+    what-if server call :func:`run_app` many times in one process.
+    """
+    key = (len(app.registered_commands), len(app.registered_groups))
+    if key not in _COMMAND_CACHE:
+        _COMMAND_CACHE.clear()
+        _COMMAND_CACHE[key] = typer.main.get_command(app)
+    return _COMMAND_CACHE[key]
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI, mapping exceptions to exit codes (2 user error, 1 target not met, 3 bug)."""
     from coverage.errors import CoverageError, TargetNotMet
@@ -210,7 +227,7 @@ def run_app(argv: list[str] | None = None) -> int:
     try:
         # With standalone_mode=False click *returns* the code of a typer.Exit
         # instead of raising it, so it must be passed on here.
-        returned = app(args=argv, standalone_mode=False)
+        returned = _click_command()(args=argv, standalone_mode=False)
     except TargetNotMet as err:
         stderr.print(f"[bold yellow]target not met:[/] {err}", highlight=False)
         return 1
@@ -224,6 +241,17 @@ def run_app(argv: list[str] | None = None) -> int:
     except typer.Abort:
         stderr.print("aborted")
         return 130
+    except OSError as err:
+        # The disk, not fcov: full, read-only, permissions changed during the run. The atomic writers
+        # leave the previous result in place, so the fix is only to make room or choose another place.
+        if err.errno not in _ENVIRONMENT_ERRNOS or err.filename is None:
+            stderr.print_exception()
+            stderr.print("[bold red]unexpected error[/] (a bug in fcov; please report it with the traceback above)")
+            return 3
+        if OPTIONS.debug:
+            stderr.print_exception()
+        stderr.print(f"[bold red]error:[/] {_environment_message(err)}", highlight=False)
+        return 2
     except Exception as err:  # noqa: BLE001 - the one place unexpected errors are caught
         # Typer vendors its own click; recognise its usage errors by shape.
         if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
@@ -235,3 +263,21 @@ def run_app(argv: list[str] | None = None) -> int:
     finally:
         warnings.showwarning = shown
     return returned if isinstance(returned, int) else 0
+
+
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "the disk is full; free some space or write the results elsewhere (--out)",
+    errno.EDQUOT: "the disk quota is exhausted; free some space or write the results elsewhere (--out)",
+    errno.EROFS: "the file system is read-only; write the results elsewhere (--out)",
+    errno.EACCES: "permission denied; choose a folder you can write to (--out) or fix its permissions",
+    errno.EPERM: "operation not permitted (an immutable file or folder?); choose another place (--out)",
+    errno.ENOTDIR: "a part of the path is a regular file, not a folder; choose another path",
+    errno.EISDIR: "the path is a folder where a file was expected; name a file",
+    errno.EEXIST: "the path already exists as a file where a folder was expected; choose another path",
+    errno.ENAMETOOLONG: "the path is too long; choose a shorter one",
+}
+
+
+def _environment_message(err: OSError) -> str:
+    target = f"{err.filename}" + (f" -> {err.filename2}" if getattr(err, "filename2", None) else "")
+    return f"cannot write {target}: {err.strerror}; {_ENVIRONMENT_ERRNOS[err.errno]}. Any previous result was kept."

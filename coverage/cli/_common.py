@@ -79,7 +79,10 @@ def cli_study(**options: Any) -> Study:
     """The study a command works on, from its options; networks come through :func:`load_network` (a test seam)."""
     from coverage.study import Study
 
-    return Study.from_options(network_loader=lambda path, mode: load_network(path, mode=mode), **options)
+    study = Study.from_options(network_loader=lambda path, mode: load_network(path, mode=mode), **options)
+    check_options(study.analysis)
+    check_options(study.inputs, options={"population_aggregate": "--aggregate"})
+    return study
 
 
 def report_population(study: Study) -> None:
@@ -106,3 +109,38 @@ def fmt(value: Any, digits: int = 1) -> str:
     if math.isinf(number):
         return "unreached"
     return f"{number:,.{digits}f}"
+
+
+def check_options(settings: Any, *, options: dict[str, str] | None = None) -> None:
+    """Check settings built from command-line options against the config schema's ranges and choices.
+
+    ``settings`` is one of the schema dataclasses of :mod:`coverage.config` (the same ``min``/``max``/
+    ``choices`` a config file is checked against); ``options`` maps a field to its option name when that is
+    not ``--field-name``. Raises :class:`~coverage.errors.CoverageError` naming the option, the value and
+    the allowed range, before any input is read.
+    """
+    import dataclasses
+
+    from coverage.errors import CoverageError
+
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        meta = f.metadata
+        option = (options or {}).get(f.name, "--" + f.name.replace("_", "-"))
+        values = value if isinstance(value, tuple) else (value,)
+        for item in values:
+            problem = None
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                if not math.isfinite(item):
+                    problem = "is not a finite number"
+                elif "min" in meta and item < meta["min"]:
+                    problem = f"is below the minimum {meta['min']:g}"
+                elif "min_exclusive" in meta and not item > meta["min_exclusive"]:
+                    problem = f"must be greater than {meta['min_exclusive']:g}"
+                elif "max" in meta and item > meta["max"]:
+                    problem = f"is above the maximum {meta['max']:g}"
+            elif isinstance(item, str) and "choices" in meta and item not in meta["choices"]:
+                problem = f"is not one of {', '.join(meta['choices'])}"
+            if problem:
+                msg = f"{option} {item!r} {problem} ({meta.get('help', '')})"
+                raise CoverageError(msg)

@@ -134,6 +134,9 @@ def check_stations_command(
     """
     from coverage.errors import CoverageError, TargetNotMet
     from coverage.stations import write_check_outputs
+    from coverage._io import check_output_path
+
+    check_output_path(out, folder=True)
 
     if mode is not None and mode not in ("drive", "walk"):
         msg = f"--mode must be drive or walk, got {mode!r}"
@@ -148,6 +151,7 @@ def check_stations_command(
         turnout_min=turnout_min, target_share=target_share, range=range_choice, max_overlap=max_overlap,
         strict=strict,
     )
+    _common.check_options(run)
     if run.standard is None and not run.minutes and not run.km:
         msg = "give --standard ID or explicit --minutes / --km thresholds"
         raise CoverageError(msg)

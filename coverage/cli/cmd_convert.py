@@ -26,6 +26,9 @@ def convert(
 ) -> None:
     """Convert point coordinates (all attributes kept) and write them to --out."""
     from coverage.inputs.convert import convert_points
+    from coverage._io import check_output_path
+
+    check_output_path(out)
 
     source = point_crs(crs)
     written = convert_points(

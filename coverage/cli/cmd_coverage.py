@@ -127,6 +127,9 @@ def coverage_command(
     from coverage.errors import CoverageError
     from coverage.metrics import write_coverage_outputs
     from coverage.verdicts import write_verdicts
+    from coverage._io import check_output_path
+
+    check_output_path(out, folder=True)
 
     if mode is not None and mode not in ("drive", "walk"):
         msg = f"--mode must be drive or walk, got {mode!r}"
@@ -141,6 +144,7 @@ def coverage_command(
         isochrones_minutes=tuple(_floats(isochrones_minutes, "--isochrones-minutes")),
         isochrones_km=tuple(_floats(isochrones_km, "--isochrones-km")),
     )
+    _c.check_options(run)
     if run.standard is None and not run.minutes and not run.km:
         msg = "give --standard ID or explicit --minutes / --km thresholds"
         raise CoverageError(msg)

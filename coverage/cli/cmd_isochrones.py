@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from coverage.cli._app import app, info, point_crs, progress_tasks, stdout
-from coverage.config import Analysis, default
+from coverage.config import Analysis, CoverageRun, default
 
 
 def _numbers(text: str | None, option: str) -> list[float]:
@@ -43,7 +43,10 @@ def isochrones_cmd(
 ) -> None:
     """Isochrones per facility and dissolved over all facilities (facility_id ALL)."""
     from coverage._io import temp_output_path
-    from coverage.cli._common import cli_study
+    from coverage.cli._common import check_options, cli_study
+    from coverage._io import check_output_path
+
+    check_output_path(out)
     from coverage.errors import InputFileError
 
     mins, kms = _numbers(minutes, "--minutes"), _numbers(km, "--km")
@@ -52,6 +55,7 @@ def isochrones_cmd(
     suffix = out.suffix.lower()
     if suffix not in (".gpkg", ".geojson"):
         raise InputFileError(f"--out must end in .gpkg or .geojson, got {out.name!r}")
+    check_options(CoverageRun(isochrone_buffer_m=buffer_m), options={"isochrone_buffer_m": "--buffer-m"})
     study = cli_study(facilities=[facilities], point_crs=point_crs(crs), network=network, max_snap_m=max_snap_m)
     with progress_tasks() as make_progress:
         study.set_progress(make_progress)

@@ -62,6 +62,12 @@ def map_command(
     from coverage.inputs.facilities import read_facilities
     from coverage.maps import MapLayers, build_map, layers_from_coverage_dir, read_layer, save_map, save_png
 
+    from coverage._io import check_output_path
+
+    check_output_path(out)
+    if png is not None:
+        check_output_path(png, option="--png")
+
     if out.suffix.lower() not in (".html", ".htm"):
         msg = f"--out {out} must end in .html"
         raise InputFileError(msg)

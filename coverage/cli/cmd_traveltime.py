@@ -43,12 +43,20 @@ def traveltime(
     from coverage.inputs.facilities import read_facilities
     from coverage.networks import load_network
     from coverage.traveltime import TravelEngine
+    from coverage._io import check_output_path
+    from coverage.cli._common import check_options
+    from coverage.config import Analysis
+
+    check_output_path(out)
 
     if metric not in ("time", "distance"):
         raise InputFileError(f"--metric must be 'time' or 'distance', got {metric!r}")
     if cutoff is not None and not cutoff > 0:
         raise InputFileError(f"--cutoff must be a positive number (minutes or km), got {cutoff!r}")
     system = point_crs(crs)
+    check_options(Analysis(max_snap_m=max_snap_m))
+    if offnet_speed_kph is not None and not offnet_speed_kph > 0:
+        raise InputFileError(f"--offnet-speed-kph must be > 0 km/h, got {offnet_speed_kph:g}")
     net = load_network(network, mode=mode)
     engine = TravelEngine(net, metric=metric, max_snap_m=max_snap_m, offnet_speed_kph=offnet_speed_kph)
     src = engine.snap(read_facilities(origins, coord_system=system))

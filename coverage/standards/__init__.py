@@ -498,7 +498,12 @@ def load_standards_from(paths: Iterable[str | Path]) -> dict[str, Standard]:
         msg = "no standards TOML files found; pass at least one .toml file"
         raise StandardError(msg)
     for path in files:
-        standards.extend(_parse_file(path.read_text(encoding="utf-8"), str(path)))
+        try:
+            text = path.read_text(encoding="utf-8-sig")  # utf-8-sig: Windows editors add a BOM TOML does not allow
+        except UnicodeDecodeError as err:
+            msg = f"{path}: not UTF-8 text (byte {err.start}: {err.reason}); save the standards file as UTF-8"
+            raise StandardError(msg) from err
+        standards.extend(_parse_file(text, str(path)))
     result = _resolve(standards)
     logger.debug("loaded %d standards from %d files", len(result), len(files))
     return result
