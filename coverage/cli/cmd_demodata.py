@@ -28,6 +28,9 @@ def demo_data(
 ) -> None:
     """Regenerate the synthetic demo county (示例县, all data invented) under OUT."""
     from coverage.demodata import generate_demo_data
+    from coverage._io import check_output_path
+
+    check_output_path(out, folder=True)
 
     if scale is not None:
         from coverage.demodata.prefecture import DEFAULT_PREFECTURE_SEED, generate_prefecture

@@ -54,6 +54,9 @@ def network_command(
     from coverage.errors import InputFileError
     from coverage.networks.clip import clip_area, default_margin_m
     from coverage.networks.io import load_network, network_from_boundary, network_from_place, save_network
+    from coverage._io import check_output_path
+
+    check_output_path(out)
 
     given = [name for name, value in (("--osm", osm), ("--place", place), ("--boundary", boundary)) if value]
     if len(given) != 1 and set(given) != {"--osm", "--boundary"}:

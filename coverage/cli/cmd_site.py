@@ -76,6 +76,9 @@ def site_command(
     """Suggest where to build stations (ranked), with coverage before and after."""
     from coverage.errors import CoverageError
     from coverage.siting.run import MODELS, write_sites
+    from coverage._io import check_output_path
+
+    check_output_path(out)
 
     if model not in MODELS:
         msg = f"--model must be one of {', '.join(MODELS)}, got {model!r}"
@@ -114,6 +117,7 @@ def site_command(
         time_limit_s=time_limit_s, busy_fraction=busy_fraction, dispatch_min=dispatch_min, turnout_min=turnout_min,
         range=range_choice, drop_uncoverable=drop_uncoverable,
     )
+    _common.check_options(run)
     study = _common.cli_study(
         boundaries=boundaries, facilities=[existing] if existing is not None else [], point_crs=point_crs(crs),
         network=network, population=population, population_table=population_table, population_base=population_base,
