@@ -208,6 +208,7 @@ def _solve_mclp_at_most(
         raise ValueError(msg)
     known_bound = math.inf
     swapped: np.ndarray | None = None
+    shortcut = None
     if budget is None and reduce:
         shortcut = _mclp_shortcut(
             A_red, wr, p_new, start_cols, time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - started)),
@@ -223,6 +224,24 @@ def _solve_mclp_at_most(
                 status="optimal", bound=objective, gap=0.0, started=started, method=how,
                 uncoverable=red.uncoverable, reduction=red.stats,
             )
+    if shortcut is not None and shortcut.lam is not None and shortcut.best is not None:
+        local, status, bound_red, n_fixed = _mclp_fixed_mip(
+            A_red, wr, p_new, shortcut.lam, shortcut.best, bound=shortcut.bound,
+            time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - started)), mip_rel_gap=mip_rel_gap,
+            progress=progress,
+        )
+        selected = red.cols[local]
+        open_sites = np.union1d(fixed_arr, selected)
+        objective = float(w[np.asarray(A[:, open_sites].sum(axis=1)).ravel() > 0].sum())
+        bound = min(known_bound, red.fixed_weight + bound_red)
+        if status != "optimal" and objective >= bound - 1e-9 * max(1.0, abs(bound)):
+            status = "optimal"
+        stats = {**red.stats, "cols_fixed_out": n_fixed[0], "cols_fixed_in": n_fixed[1]}
+        return _finish(
+            model="mclp", cost=cost, A=A, w=w, fixed=fixed_arr, selected=selected, objective=objective,
+            status=status, bound=bound, gap=_rel_gap(objective, bound) if status != "optimal" else 0.0,
+            started=started, method="Lagrangian fixing+highs", uncoverable=red.uncoverable, reduction=stats,
+        )
     start = None
     if start_cols is not None and budget is None:
         # Teitz-Bart swaps take a fraction of a second and give HiGHS a much better incumbent
@@ -250,12 +269,77 @@ def _solve_mclp_at_most(
     )
 
 
+def _mclp_fixed_mip(
+    A: sp.csr_array, w: np.ndarray, p: int, lam: np.ndarray, incumbent: np.ndarray, *, bound: float,
+    time_limit_s: float, mip_rel_gap: float, progress: Progress | None,
+) -> tuple[np.ndarray, str, float, tuple[int, int]]:
+    """MCLP on a reduced instance after Lagrangian fixing, with the incumbent kept.
+
+    :func:`coverage.siting.lagrangian.mclp_fixing` closes the columns no solution
+    better than the incumbent opens and opens those every such solution opens.
+    The opened ones leave with the rows they cover (a constant) and one unit of
+    ``p`` each; rows no remaining column covers leave with weight 0. HiGHS
+    solves what is left (the incumbent as start when it uses no closed column);
+    the better of its solution and the incumbent is returned with the status,
+    an upper bound on the covered weight and the counts (closed, opened).
+    """
+    from coverage.siting.lagrangian import MclpBound, mclp_fixing
+
+    csc = sp.csc_array(A, dtype=np.float64)
+    scores = csc.T @ lam
+    inc_value = float(w[np.asarray(A[:, incumbent].sum(axis=1)).ravel() > 0].sum())
+    fix_zero, fix_one = mclp_fixing(MclpBound(bound, lam, scores, 0), w, p, incumbent=inc_value)
+    n_r, n_c = A.shape
+    ones = np.flatnonzero(fix_one)
+    keep = np.flatnonzero(~fix_zero & ~fix_one)
+    by_ones = np.asarray(A[:, ones].sum(axis=1)).ravel() > 0 if ones.size else np.zeros(n_r, dtype=bool)
+    sub = sp.csr_array(A[:, keep])
+    rows = np.flatnonzero(~by_ones & (np.diff(sub.indptr) > 0))
+    S, ws = sp.csr_array(sub[rows], dtype=np.float64), w[rows]
+    const = float(w[by_ones].sum())
+    p2 = p - ones.size
+    logger.debug("MCLP fixing: %d of %d columns closed, %d opened; %d rows left", int(fix_zero.sum()), n_c, ones.size,
+                 rows.size)
+    m, k = keep.size, rows.size
+    if p2 <= 0 or m == 0 or k == 0:
+        cols = ones if p2 >= 0 else incumbent
+        value = float(w[np.asarray(A[:, cols].sum(axis=1)).ravel() > 0].sum()) if cols.size else 0.0
+        best = cols if value > inc_value else incumbent
+        return np.sort(best), "optimal", max(value, inc_value), (int(fix_zero.sum()), ones.size)
+    link = sp.hstack([-S, sp.eye_array(k, format="csr")], format="csr")
+    card = sp.csr_array((np.ones(m), (np.zeros(m, dtype=np.int64), np.arange(m))), shape=(1, m + k))
+    start = None
+    pos = np.full(n_c, -1, dtype=np.int64)
+    pos[keep] = np.arange(m)
+    inc_rest = np.setdiff1d(incumbent, ones)
+    if (pos[inc_rest] >= 0).all():
+        start = np.zeros(m + k)
+        start[pos[inc_rest]] = 1.0
+        start[m:] = (np.asarray(S[:, pos[inc_rest]].sum(axis=1)).ravel() > 0).astype(np.float64)
+    out = _run_highs(
+        col_cost=np.concatenate([np.zeros(m), ws]), col_lower=np.zeros(m + k), col_upper=np.ones(m + k),
+        integer=np.concatenate([np.ones(m, bool), np.zeros(k, bool)]), rows=sp.vstack([link, card], format="csr"),
+        row_lower=np.full(k + 1, -np.inf), row_upper=np.append(np.zeros(k), float(p2)), maximize=True, offset=const,
+        time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, progress=progress, start=start,
+        what="MCLP (after Lagrangian fixing)",
+        options={"presolve": "off"} if S.nnz > MCLP_LP_MAX_NNZ else None,
+    )
+    cols = np.union1d(keep[out.x[:m] > 0.5], ones)
+    value = float(w[np.asarray(A[:, cols].sum(axis=1)).ravel() > 0].sum())
+    best = cols if value > inc_value else incumbent
+    # The fixed model's bound holds for every solution better than the incumbent.
+    upper = max(inc_value, min(bound, out.bound))
+    return np.sort(best), out.status, upper, (int(fix_zero.sum()), ones.size)
+
+
 @dataclass(frozen=True)
 class _MclpShortcut:
     cols: np.ndarray | None  # an optimal solution, or None when the MIP is needed
     how: str
     bound: float  # upper bound on the reduced instance's covered weight
     incumbent: np.ndarray | None  # greedy + swaps from ``start_cols`` (None if not computed)
+    lam: np.ndarray | None = None  # row prices of the bound (LP duals or Lagrangian multipliers)
+    best: np.ndarray | None = None  # the best incumbent found (greedy, swaps, Lagrangian heuristic)
 
 
 def _mclp_shortcut(
@@ -299,11 +383,25 @@ def _mclp_shortcut(
         bound = min(bound, lp[0])
     else:
         # Large model (or the LP ran out of time): the Lagrangian bound, a few hundred sparse products.
-        bound = mclp_bound(A, w, p, incumbent=value, time_limit_s=0.15 * time_limit_s).bound
-    if value >= bound - 1e-9 * max(1.0, abs(bound)):
-        return _MclpShortcut(np.sort(incumbent_cols), "greedy+swap (bound reached)", bound, incumbent_cols)
-    logger.debug("MCLP: incumbent %.9g, bound %.9g; solving the MIP", value, bound)
-    return _MclpShortcut(None, "", bound, incumbent_cols if start_cols is not None else None)
+        lag = mclp_bound(A, w, p, incumbent=value, time_limit_s=0.15 * time_limit_s)
+        bound, lam = lag.bound, lag.lam
+    best_cols, best_value = incumbent_cols, value
+    if value < bound - 1e-9 * max(1.0, abs(bound)):
+        # Lagrangian heuristic (Galvao & ReVelle 1996): swaps from the relaxation's p best columns.
+        _, top = _mclp_value(w, lam, sp.csc_array(A, dtype=np.float64).T @ lam, p)
+        if top.size:
+            seed = top
+            if seed.size < p:
+                seed = np.unique(np.concatenate([seed, incumbent_cols]))[:p]
+            alt = swap_max_cover(A, w, seed, time_limit_s=0.1 * time_limit_s)
+            alt_value = float(w[np.asarray(A[:, alt].sum(axis=1)).ravel() > 0].sum())
+            if alt_value > best_value:
+                best_cols, best_value = alt, alt_value
+    if best_value >= bound - 1e-9 * max(1.0, abs(bound)):
+        return _MclpShortcut(np.sort(best_cols), "greedy+swap (bound reached)", bound, best_cols)
+    logger.debug("MCLP: incumbent %.9g, bound %.9g; solving the MIP", best_value, bound)
+    return _MclpShortcut(None, "", bound, incumbent_cols if start_cols is not None else None, lam=lam,
+                         best=best_cols)
 
 
 MCLP_LP_MAX_NNZ = 400_000

@@ -589,3 +589,19 @@ class TestPMedianLagrangian:
     def test_unknown_method(self) -> None:
         with pytest.raises(ValueError, match="method"):
             solve_p_median(HAND, weights=HAND_W, p=2, method="simplex")
+
+
+class TestMclpLagrangianFixing:
+    """MCLP after Lagrangian fixing against the plain HiGHS model (reduce=False) on instances that need the MIP."""
+
+    @pytest.mark.parametrize("seed", [1, 4, 5])
+    def test_equals_plain_model(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        sites, points = rng.random((80, 2)), rng.random((800, 2))
+        cost = np.sqrt(((points[:, None, :] - sites[None, :, :]) ** 2).sum(axis=2))
+        w = rng.integers(1, 100, 800).astype(float)
+        new = solve_mclp(cost, 0.2, weights=w, p=8)
+        plain = solve_mclp(cost, 0.2, weights=w, p=8, reduce=False)
+        assert new.method == "Lagrangian fixing+highs"
+        assert new.status == plain.status == "optimal"
+        assert new.objective == plain.objective
