@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -68,6 +69,8 @@ def serve_command(
         stop()
         if state.ready:
             info(f"ready in {state.status.seconds:.1f} s: http://{shown}:{port}")
+            if not OPTIONS.verbose:  # each edit would log its snapping and coverage lines; warnings still show
+                logging.getLogger("coverage").setLevel(logging.WARNING)
         else:
             stderr.print(f"[bold red]error:[/] {state.status.error}", highlight=False)
 
