@@ -286,7 +286,9 @@ def run() -> str:
         print(f"   report at {scale:g}x ...", file=sys.stderr, flush=True)
         runs[scale] = _run_child(folder / "prefecture.toml", out, cache)
         cached[scale] = _run_child(folder / "prefecture.toml", out, cache)
-        renders[scale] = {name: _render_seconds(out / name) for name in runs[scale]["maps"] if name.endswith(".html")}
+        # the offline maps inline Leaflet (this machine has no internet for the CDN and the tiles)
+        renders[scale] = {name: _render_seconds(out / name) for name in runs[scale]["maps"]
+                          if name.endswith("_offline.html")}
 
     stages: list[str] = []
     for data in runs.values():

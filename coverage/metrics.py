@@ -999,7 +999,7 @@ def evaluate_coverage(
     n = len(ids)
     for j in range(n):
         if progress is not None:
-            progress(j, n)
+            progress(j, n + 1)  # districts, then the gap polygons as the last step
         sel = did == ids[j]
         rows.append(
             summarise_access(pop[sel], time_for_cover[sel], dist_for_cover[sel], area[sel], access, target_share=target_share)
@@ -1047,9 +1047,11 @@ def evaluate_coverage(
     order = np.lexsort((-pop, -rank_cost))
     worst = demand.iloc[order[: max(int(worst_n), 0)]].copy()
     worst.insert(0, "rank", np.arange(1, len(worst) + 1))
+    if progress is not None:
+        progress(n, n + 1)
     gaps = gap_polygons(demand, boundaries, crs_m)
     if progress is not None:
-        progress(n, n)
+        progress(n + 1, n + 1)
 
     pop_meta = dict(demand.attrs.get("population", {}))
     summary: dict[str, Any] = {

@@ -679,7 +679,7 @@ p = 10
 
 [outputs]
 map = true
-offline_map = false
+offline_map = true
 png = true
 tiles = "osm"
 lang = "zh"
