@@ -296,3 +296,47 @@ def test_demo_capacity_section_numbers(demo_study) -> None:
     table = result.district_table()
     assert table["served_with_room"].sum() == pytest.approx(info["lp_served"], rel=1e-6)
     assert (table["served_with_room_pct"] <= 100 + 1e-9).all()
+
+
+def test_workload_busy_fraction_feeds_mexclp_only_without_an_override(demo_study, tmp_path: Path) -> None:
+    import dataclasses
+
+    from coverage.access.workload import busy_fraction_for
+    from coverage.config import AmbulanceWorkload, SitingRun
+    from coverage.errors import CoverageError, InputFileError
+
+    work = demo_study.workload(AmbulanceWorkload(calls_per_thousand_per_day=0.12, service_min=60.0))
+    pop = demo_study.demand["pop"].sum()
+    assert work.calls_per_day == pytest.approx(pop * 0.12 / 1000)
+    assert work.stations["calls_per_day"].sum() + work.unassigned_calls_per_day == pytest.approx(work.calls_per_day)
+    ambulances = work.stations["ambulances"].sum()
+    assert ambulances == 11 and work.busy_fraction == pytest.approx(work.calls_per_day * 60 / (1440 * ambulances))
+    mexclp = SitingRun(model="mexclp", standard="ningbo-2025-ems", p=2)
+    assert busy_fraction_for(mexclp, work).busy_fraction == work.busy_fraction
+    given = dataclasses.replace(mexclp, busy_fraction=0.3)
+    assert busy_fraction_for(given, work).busy_fraction == 0.3  # the user's value stays the override
+    mclp = SitingRun(model="mclp", standard="ningbo-2025-ems", p=2)
+    assert busy_fraction_for(mclp, work).busy_fraction is None
+    from coverage.pipeline import _workload_section
+
+    section = _workload_section(work, Path(tmp_path) / "workload")
+    assert "q = 0.2273" in section.paragraphs[0] and len(section.tables[0].frame) == 3
+    assert (Path(tmp_path) / "workload" / "workload.csv").is_file()
+    with pytest.raises(CoverageError, match="cannot keep up"):
+        demo_study.workload(AmbulanceWorkload(calls_per_thousand_per_day=50.0, service_min=60.0))
+    with pytest.raises(InputFileError, match="call rate"):
+        demo_study.workload(AmbulanceWorkload(calls_per_thousand_per_day=0.0, service_min=60.0))
+
+
+def test_workload_section_needs_both_rates(tmp_path: Path) -> None:
+    from coverage.config import load_config
+    from coverage.errors import InputFileError
+
+    text = (REPO / "configs" / "demo.toml").read_text(encoding="utf-8").replace("../", str(REPO) + "/")
+    bad = tmp_path / "w.toml"
+    bad.write_text(text + "\n[workload]\ncalls_per_thousand_per_day = 0.1\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="service_min is required"):
+        load_config(bad)
+    good = tmp_path / "g.toml"
+    good.write_text(text + "\n[workload]\ncalls_per_thousand_per_day = 0.1\nservice_min = 45\n", encoding="utf-8")
+    assert load_config(good).workload.service_min == 45
