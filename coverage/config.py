@@ -207,6 +207,17 @@ class AccessRun:
 
 
 @dataclass(frozen=True)
+class AmbulanceWorkload:
+    """Calls per station per day and the MEXCLP busy fraction from them (coverage/access/workload.py)."""
+
+    calls_per_thousand_per_day: float = _key(None, "120 calls per 1,000 people per day, from local dispatch statistics "
+                                               "(no plan states it)", required=True, min_exclusive=0)
+    service_min: float = _key(None, "minutes an ambulance is busy per call, dispatch to back in service (local "
+                                    "statistics)", required=True, min_exclusive=0)
+    station_types: tuple[str, ...] = _key(("ems",), "facility types that are ambulance stations")
+
+
+@dataclass(frozen=True)
 class Outputs:
     map: bool = _key(True, "interactive HTML maps")
     offline_map: bool = _key(True, "self-contained HTML (Leaflet inlined, no tiles) for intranet machines")
@@ -239,6 +250,7 @@ class CityConfig:
     outputs: Outputs
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     access: tuple[AccessRun, ...] = ()
+    workload: AmbulanceWorkload | None = None
 
     # Short names the stages read (kept from the first config layout).
     @property
@@ -292,9 +304,11 @@ SECTIONS: dict[str, tuple[type, bool]] = {
     "check_stations": (StationCheck, False),
     "siting": (SitingRun, True),
     "access": (AccessRun, True),
+    "workload": (AmbulanceWorkload, False),
     "outputs": (Outputs, False),
 }
-_TOP_KEYS = {"city", "inputs", "network", "analysis", "coverage", "check_stations", "siting", "outputs", "access"}
+_TOP_KEYS = {"city", "inputs", "network", "analysis", "coverage", "check_stations", "siting", "outputs", "access",
+             "workload"}
 
 
 def schema_rows() -> list[tuple[str, str, str, str, str]]:
@@ -499,6 +513,7 @@ def load_config(path: str | Path) -> CityConfig:
         outputs=_section(config_path, "outputs", raw.get("outputs", {}), base),
         raw=raw,
         access=runs("access"),
+        workload=_section(config_path, "workload", raw["workload"], base) if "workload" in raw else None,
     )
     missing = [str(p) for p in config.input_files() if not p.exists()]
     if missing:

@@ -276,6 +276,29 @@ def _access_section(run: AccessRun, folder: Path, map_link: str) -> Section:
     return section
 
 
+def _workload_section(workload: Any, folder: Path) -> Section:
+    """Expected 120 calls per station per day (workload.csv) and the busy fraction the siting runs use."""
+    import pandas as pd
+
+    from coverage._io import temp_output_path
+    from coverage.outputs import save_csv
+    from coverage.reports import Section, Table
+
+    table = pd.DataFrame(workload.stations.drop(columns="geometry")).rename(columns={
+        "facility_id": "站点编码 facility_id", "name": "名称 name", "ambulances": "救护车 ambulances",
+        "calls_per_day": "日均呼叫 calls per day calls_per_day", "busy_share": "繁忙率 busy share busy_share"})
+    folder.mkdir(parents=True, exist_ok=True)
+    with temp_output_path(folder / "workload.csv") as tmp:
+        save_csv(table, tmp)
+    section = Section(title="急救工作量 Ambulance workload and busy fraction")
+    section.paragraphs.append(
+        f"{workload.describe()}. Calls go to the station that reaches the caller first; the call rate and the time "
+        "per call are the user's (no plan states them). MEXCLP runs without a given busy_fraction use q.")
+    section.tables.append(Table("每站日均呼叫 calls per station per day", table, sheet_name="workload"))
+    section.links.append(("workload/workload.csv", "workload.csv"))
+    return section
+
+
 def _capacity_section(run: AccessRun, folder: Path) -> Section | None:
     """Capacity-aware coverage of an accessibility run: people served by a facility with room, facility loads."""
     import pandas as pd
@@ -505,10 +528,14 @@ def run_city(
         result.stages["check of proposed stations"] = folder
         result.reused["check of proposed stations"] = run_check_stage(inputs, check, folder)
         station_layers["proposed"] = _read_layer(folder / "check_stations.gpkg", "proposed")
+    from coverage.access.workload import busy_fraction_for
+
+    workload = inputs.workload(config.workload) if config.workload is not None else None
     for number, run in enumerate(config.siting, start=1):
         folder = out / f"siting_{number}_{run.model}"
         result.stages[f"siting {number} {run.model}"] = folder
-        result.reused[f"siting {number} {run.model}"] = run_siting_stage(inputs, run, folder)
+        result.reused[f"siting {number} {run.model}"] = run_siting_stage(inputs, busy_fraction_for(run, workload),
+                                                                          folder)
         if number == 1:
             station_layers["suggested"] = _read_layer(folder / "suggested_sites.gpkg", "sites")
     for run in config.coverage:
@@ -539,6 +566,8 @@ def run_city(
         capacity = _capacity_section(access_run, out / name)
         if capacity is not None:
             sections.append(capacity)
+    if workload is not None:
+        sections.append(_workload_section(workload, out / "workload"))
     report = Report(
         overview=_overview(config, result),
         title=f"{config.title} 医疗设施可达性评估 Health-facility access report",

@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from coverage.access.run import AccessResult
-    from coverage.config import AccessRun
+    from coverage.access.workload import Workload
+    from coverage.config import AccessRun, AmbulanceWorkload
     from coverage.metrics import AccessTarget, CoverageResult
     from coverage.networks.model import RoadNetwork
     from coverage.siting.run import SiteResult
@@ -585,6 +586,14 @@ class Study:
             demand_max_snap_m=self.analysis.demand_max_snap_m, capacity=run.capacity,
             people_per_unit=run.people_per_unit, progress=self.progress(f"accessibility {run.method}"),
         )
+
+    def workload(self, spec: AmbulanceWorkload) -> Workload:
+        """Expected 120 calls per station per day and the busy fraction (Daskin 1983) from them."""
+        from coverage.access.workload import station_workload
+
+        return station_workload(self.facilities_of(spec.station_types), self.demand, self.engine("drive", "time"),
+                                calls_per_1000_per_day=spec.calls_per_thousand_per_day, service_min=spec.service_min,
+                                demand_max_snap_m=self.analysis.demand_max_snap_m)
 
     def describe(self) -> list[tuple[str, str]]:
         """The method items every output shows: inputs, population rule, networks and snapping limits."""
