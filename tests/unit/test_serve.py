@@ -213,12 +213,17 @@ def test_concurrent_tabs_get_their_own_answers(served: Any) -> None:
     _, client = served
     a = [{"name": "A", "lon": GAP_LON, "lat": GAP_LAT}]
     b = [{"name": "B", "lon": 120.389, "lat": 29.4892}, {"name": "C", "lon": 120.298, "lat": 29.4485}]
-    serial = {"a": _post(client, a).json()["districts"], "b": _post(client, b).json()["districts"]}
+    def answer(stations: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+        body = _post(client, stations).json()
+        return body["districts"], body["grid"], body["gaps"]
+
+    serial = {"a": answer(a), "b": answer(b)}
+    assert serial["a"][0] != serial["b"][0]
     jobs = ["a", "b", "b", "a"]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        answers = list(pool.map(lambda k: (k, _post(client, a if k == "a" else b).json()["districts"]), jobs))
-    for key, districts in answers:
-        assert districts == serial[key]
+        answers = list(pool.map(lambda k: (k, answer(a if k == "a" else b)), jobs))
+    for key, got in answers:
+        assert got == serial[key]
 
 
 def test_moving_one_station_searches_once(served: Any) -> None:
