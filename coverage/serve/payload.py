@@ -47,12 +47,19 @@ def geojson(frame: gpd.GeoDataFrame, columns: list[str], *, simplify: bool = Tru
     """A FeatureCollection (EPSG:4326) with only ``columns`` as properties."""
     if len(frame) == 0:
         return {"type": "FeatureCollection", "features": []}
+    import shapely
+
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
         frame = frame.to_crs("EPSG:4326")
-    out = frame[[*[c for c in columns if c in frame.columns], "geometry"]].copy()
+    geoms = frame.geometry.to_numpy()
     if simplify:
-        out["geometry"] = out.geometry.simplify(SIMPLIFY_DEG, preserve_topology=True)
-    return clean(json.loads(out.to_json(drop_id=True)))  # type: ignore[no-any-return]
+        geoms = shapely.simplify(geoms, SIMPLIFY_DEG, preserve_topology=True)
+    # shapely writes the geometries in C; GeoDataFrame.to_json walks them in Python (4x slower on gaps)
+    texts = shapely.to_geojson(geoms)
+    props = frame[[c for c in columns if c in frame.columns]].to_dict("records")
+    features = [{"type": "Feature", "properties": clean(p), "geometry": json.loads(t) if t is not None else None}
+                for p, t in zip(props, texts, strict=True)]
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _roads(state: ServeState) -> dict[str, Any]:
