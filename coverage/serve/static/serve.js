@@ -222,7 +222,8 @@
       var p = layer.feature.properties;
       var d = rows[p.district_id] || {};
       var pct = d.covered_pct_after !== undefined ? d.covered_pct_after : d.covered_pct;
-      layer.setStyle({ fillColor: colour(pct), weight: d.verdict === "fail" || d.pass_after === false ? 2.5 : 1.5 });
+      var fails = d.pass_after !== undefined ? d.pass_after === false : d.passes === false;
+      layer.setStyle({ fillColor: colour(pct), weight: fails ? 2.5 : 1.5 });
       layer.setTooltipContent(esc(p.district) + "<br>" + num(pct, 1) + "%");
     });
     state.layers.gaps.clearLayers();
@@ -299,7 +300,9 @@
       a.dataset.value = after == null ? "" : String(after);
       tr.appendChild(a);
       tr.appendChild(el("td", d.covered_gain ? "+" + num(d.covered_gain, 0) : "—"));
-      var verdict = d.verdict || (d.pass_after === true ? "pass" : d.pass_after === false ? "fail" : "n/a");
+      // the district's verdict as check-stations and the report's tables give it (alternative targets pass as a group)
+      var ok = d.pass_after !== undefined ? d.pass_after : d.passes;
+      var verdict = ok === true ? "pass" : ok === false ? "fail" : (d.verdict || "n/a");
       var v = el("td", verdict === "pass" ? "✓ 达标" : verdict === "fail" ? "✗ 未达标" : "—",
         verdict === "pass" ? "pass" : verdict === "fail" ? "fail" : "na");
       if (d.fails_zh) v.title = d.fails_zh + "\n" + d.fails_en;
