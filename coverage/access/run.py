@@ -196,7 +196,8 @@ def evaluate_access(
         "score_unit": (f"{supply_column} within {decay.catchment_min:g} min (weighted)" if method == "cumulative"
                        else f"{supply_column} per {per:,.0f} people"),
         "direction": "travel time from the facility to the demand point (as coverage measures it)",
-        "mode": engine.net.mode, "n_facilities": int(len(supplied)), "n_demand_points": int(len(demand)),
+        "mode": engine.net.meta.get("travel_mode", engine.net.mode)
+        + (f" ({engine.net.meta['period']})" if engine.net.meta.get("period") else ""), "n_facilities": int(len(supplied)), "n_demand_points": int(len(demand)),
         "n_pairs": result.n_pairs, "total_supply": float(supplied["supply"].sum()), "population": total_pop,
         "overall_score": float((pop * result.access).sum() / total_pop * scale) if total_pop > 0 else None,
         "crude_ratio": float(supplied["supply"].sum() / total_pop * per) if total_pop > 0 else None,

@@ -45,6 +45,28 @@ def _print(result, out: Path) -> None:  # noqa: ANN001 - an AccessResult
     stdout.print(f"outputs: {out}", highlight=False, soft_wrap=True)
 
 
+def _side_by_side(results: dict, out: Path) -> None:  # noqa: ANN001 - label -> AccessResult
+    import pandas as pd
+    from rich.table import Table
+
+    from coverage._io import temp_output_path
+    from coverage.outputs import save_csv
+
+    first = next(iter(results.values()))
+    frame = first.district_table()[["district", "pop"]].copy()
+    for label, result in results.items():
+        frame[label] = result.district_table()["score"].to_numpy()
+    unit = first.summary["score_unit"]
+    table = Table(title=f"{unit} within {first.summary['catchment_min']:g} min, by mode / period")
+    for name in frame.columns:
+        table.add_column(str(name), justify="left" if name == "district" else "right")
+    for row in frame.to_dict("records"):
+        table.add_row(str(row["district"]), *[_fmt(row[c], 0 if c == "pop" else 2) for c in frame.columns[1:]])
+    stdout.print(table)
+    with temp_output_path(out / "side_by_side.csv") as tmp:
+        save_csv(pd.DataFrame(frame).rename(columns={"district": "区县 district", "pop": "人口 pop"}), tmp)
+
+
 @app.command("access")
 def access_command(
     boundaries: Annotated[Path, typer.Option("--boundaries", help="District polygons (GeoJSON, GeoPackage, Shapefile).")],
@@ -69,7 +91,12 @@ def access_command(
     beta: Annotated[float, typer.Option("--beta", help="Power decay exponent (gravity).")] = default(AccessRun, "beta"),
     facility_type: Annotated[str | None, typer.Option("--facility-type", help="Facility types whose supply counts "
                                                                               "(default all).")] = None,
-    mode: Annotated[str, typer.Option("--mode", help="drive | walk.")] = default(AccessRun, "mode"),
+    mode: Annotated[str, typer.Option("--mode", help="drive | walk | bicycle | ebike.")] = default(AccessRun, "mode"),
+    modes: Annotated[str | None, typer.Option("--modes", help="Several modes side by side, e.g. walk,ebike,drive.")
+                     ] = None,
+    period: Annotated[str | None, typer.Option("--period", help="Drive speed period: peak | offpeak | night.")] = None,
+    periods: Annotated[str | None, typer.Option("--periods", help="Several periods side by side: all, or e.g. "
+                                                                  "peak,offpeak.")] = None,
     standard: Annotated[str | None, typer.Option("--standard", help="Standard whose ratio target is compared with "
                                                                     "('none' for no comparison).")
                         ] = default(AccessRun, "standard"),
@@ -79,21 +106,29 @@ def access_command(
     type_rules: _c.TypeRulesOption = None,
     crs: Annotated[str | None, typer.Option("--crs", help="Coordinate system of the facility points.")] = None,
 ) -> None:
-    """Supply per 1,000 people within a catchment (2SFCA family), per district, against the plan's ratio."""
+    """Supply per 1,000 people within a catchment (2SFCA family), per district, against the plan's ratio.
+
+    With --modes and/or --periods, one run per mode (and per period on the drive network), each in its own
+    folder under --out, and a district x mode/period table (side_by_side.csv).
+    """
     from coverage.access.choropleth import save_access_map
     from coverage.access.run import write_access_outputs
     from coverage.errors import CoverageError
 
-    checks = {"method": (method, AccessRun, "method"), "decay": (decay, AccessRun, "decay"),
-              "mode": (mode, AccessRun, "mode")}
     import dataclasses
 
+    from coverage.networks.speeds import PERIODS
+
+    mode_list = list(split_types(modes)) or [mode]
+    period_list = list(PERIODS) if (periods or "").strip() == "all" else list(split_types(periods)) or [period]
     fields = {f.name: f for f in dataclasses.fields(AccessRun)}
-    for option, (value, _, key) in checks.items():
+    checks = [("method", method, "method"), ("decay", decay, "decay")]
+    checks += [("modes", m, "mode") for m in mode_list] + [("periods", p, "period") for p in period_list]
+    for option, value, key in checks:
         choices = fields[key].metadata.get("choices")
         if value is not None and choices and value not in choices:
             raise CoverageError(f"--{option} must be one of {', '.join(choices)}, got {value!r}")
-    run = AccessRun(
+    base = AccessRun(
         method=method, supply=supply, catchment_min=catchment_min, decay=decay,
         zones_min=tuple(_floats(zones, "--zones")), weights=tuple(_floats(weights, "--weights")), beta=beta,
         facility_types=split_types(facility_type), mode=mode,
@@ -105,10 +140,18 @@ def access_command(
         aggregate=aggregate, grid_m=grid_spacing_m, type_rules=type_rules, max_snap_m=max_snap_m,
         demand_max_snap_m=demand_max_snap_m,
     )
+    combos = [(m, p if m == "drive" else None) for m in mode_list for p in (period_list if m == "drive" else [None])]
+    results = {}
     with progress_tasks() as make_progress:
         study.set_progress(make_progress)
-        result = study.access(run)
+        for m, p in combos:
+            label = m + (f"_{p}" if p else "")
+            results[label] = study.access(dataclasses.replace(base, mode=m, period=p))
     report_population(study)
-    write_access_outputs(result, out)
-    save_access_map(result, out / "access.html")
-    _print(result, out)
+    for label, result in results.items():
+        folder = out if len(results) == 1 else out / label
+        write_access_outputs(result, folder)
+        save_access_map(result, folder / "access.html")
+        _print(result, folder)
+    if len(results) > 1:
+        _side_by_side(results, out)

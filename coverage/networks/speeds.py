@@ -38,6 +38,10 @@ __all__ = [
     "load_speed_model",
     "parse_maxspeed_kph",
     "segment_speeds_kph",
+    "PERIODS",
+    "TRAVEL_MODES",
+    "derived_network",
+    "base_mode",
 ]
 
 logger = logging.getLogger(__name__)
@@ -238,3 +242,87 @@ def segment_speeds_kph(
     if ambulance:
         speed = np.minimum(speed * model.ambulance_factor, limit)
     return speed
+
+
+# --------------------------------------------------------------------------- time of day and travel modes
+PERIODS = ("peak", "offpeak", "night")
+# modes derived from the walk network at one speed (default_speeds.toml [modes])
+RIDDEN_MODES = ("bicycle", "ebike")
+TRAVEL_MODES = ("walk", "bicycle", "ebike", "drive")
+
+
+def period_factors(model: SpeedModel, period: str) -> dict[str, float]:
+    """Speed multiplier per road class for ``period`` (peak | offpeak | night); default_speeds.toml [periods]."""
+    periods = model.config.get("periods", {})
+    if period not in periods:
+        msg = f"unknown speed period {period!r}; use one of {', '.join(sorted(periods))} (default_speeds.toml [periods])"
+        raise InputFileError(msg)
+    return {k: float(v) for k, v in periods[period].items()}
+
+
+def mode_kph(model: SpeedModel, mode: str) -> float:
+    """Riding speed of a mode derived from the walk network (bicycle, ebike), km/h."""
+    if mode == "walk":
+        return model.walk_kph
+    if mode not in RIDDEN_MODES:
+        msg = f"unknown travel mode {mode!r}; use one of {', '.join(TRAVEL_MODES)}"
+        raise InputFileError(msg)
+    return float(model.config["modes"][f"{mode}_kph"])
+
+
+def network_for_period(net: Any, period: str, speeds: Any = None) -> Any:
+    """The drive network with its speeds multiplied per road class for ``period`` (night capped).
+
+    Classes missing from the table use ``road``. The multiplier applies to the network's own speeds
+    (maxspeed or design speed, times congestion, ambulance factor if any), so a user's speeds file
+    carries through.
+    """
+    import dataclasses
+
+    if net.mode != "drive":
+        msg = f"speed periods apply to the drive network, not to {net.mode!r}"
+        raise InputFileError(msg)
+    model = load_speed_model(speeds)
+    factors = period_factors(model, period)
+    classes, inverse = np.unique(net.highway.astype(str), return_inverse=True)
+    factor = np.array([factors.get(c, factors["road"]) for c in classes])[inverse]
+    speed = net.speed_kph * factor
+    if period == "night":  # faster, but never above the class's rural design speed nor night_cap.max_kph
+        rural = model.design_kph("rural")
+        design = np.array([rural.get(c, rural["road"]) for c in classes])[inverse]
+        cap = np.maximum(np.minimum(design, float(model.config["night_cap"]["max_kph"])), net.speed_kph)
+        speed = np.minimum(speed, cap)
+    meta = dict(net.meta) | {"period": period, "speed_summary": f"{net.meta.get('speed_summary', '')}; period "
+                             f"{period}: x " + ", ".join(f"{c} {factors.get(c, factors['road']):g}" for c in
+                                                          ("primary", "secondary", "residential"))}
+    return dataclasses.replace(net, speed_kph=speed, travel_time_s=net.length_m / (speed / 3.6), meta=meta)
+
+
+def network_for_mode(walk_net: Any, mode: str, speeds: Any = None) -> Any:
+    """The walk network at the riding speed of ``mode`` (bicycle, ebike) on every way."""
+    import dataclasses
+
+    if walk_net.mode != "walk":
+        msg = f"{mode} rides the walk network, got a {walk_net.mode!r} network"
+        raise InputFileError(msg)
+    model = load_speed_model(speeds)
+    kph = mode_kph(model, mode)
+    speed = np.full(walk_net.n_edges, kph)
+    meta = dict(walk_net.meta) | {"travel_mode": mode,
+                                  "speed_summary": f"{mode} {kph:g} km/h on every way of the walk network "
+                                                   f"(source: {model.source} [modes])"}
+    return dataclasses.replace(walk_net, speed_kph=speed, travel_time_s=walk_net.length_m / (kph / 3.6), meta=meta)
+
+
+def derived_network(base: Any, name: str, speeds: Any = None) -> Any:
+    """The network a mode name means: ``bicycle`` / ``ebike`` from walk, ``drive@peak`` etc. from drive."""
+    if "@" in name:
+        return network_for_period(base, name.split("@", 1)[1], speeds)
+    return network_for_mode(base, name, speeds)
+
+
+def base_mode(name: str) -> str:
+    """The network a (possibly derived) mode name is built from: ebike -> walk, drive@peak -> drive."""
+    if "@" in name:
+        return name.split("@", 1)[0]
+    return "walk" if name in RIDDEN_MODES else name

@@ -340,3 +340,40 @@ def test_workload_section_needs_both_rates(tmp_path: Path) -> None:
     good = tmp_path / "g.toml"
     good.write_text(text + "\n[workload]\ncalls_per_thousand_per_day = 0.1\nservice_min = 45\n", encoding="utf-8")
     assert load_config(good).workload.service_min == 45
+
+
+def test_speed_periods_and_ridden_modes_are_data() -> None:
+    from _synth import road_grid
+
+    from coverage.networks.speeds import load_speed_model, network_for_mode, network_for_period
+
+    net = road_grid(400, seed=1, with_lonlat=False)
+    model = load_speed_model()
+    peak, off, night = (network_for_period(net, p) for p in ("peak", "offpeak", "night"))
+    primary = net.highway == "primary"
+    assert np.allclose(peak.speed_kph[primary], 0.7 * net.speed_kph[primary])  # [periods.peak] primary = 0.7
+    assert np.array_equal(off.travel_time_s, net.travel_time_s)
+    assert (night.speed_kph >= net.speed_kph).all()
+    assert (night.speed_kph <= np.maximum(model.design_kph("rural")["primary"], net.speed_kph) + 1e-9).all()
+    walk = dataclasses_replace_mode(net, "walk")
+    ebike = network_for_mode(walk, "ebike")
+    assert np.allclose(ebike.travel_time_s, walk.length_m / (18.0 / 3.6)) and ebike.meta["travel_mode"] == "ebike"
+    assert model.config["modes"]["ebike_kph"] < 25.0  # GB 17761-2018 caps e-bike design speed at 25 km/h
+
+
+def dataclasses_replace_mode(net, mode: str):  # noqa: ANN001, ANN201 - a RoadNetwork
+    import dataclasses
+
+    return dataclasses.replace(net, mode=mode)
+
+
+def test_demo_peak_is_slower_than_offpeak(demo_study) -> None:
+    import dataclasses
+
+    from coverage.config import CoverageRun
+
+    run = CoverageRun(standard="ningbo-2025-ems", facility_types=("ems",))
+    peak = demo_study.coverage(dataclasses.replace(run, mode="drive@peak")).table()
+    off = demo_study.coverage(dataclasses.replace(run, mode="drive@offpeak")).table()
+    assert (peak["mean_time_min"] >= off["mean_time_min"] - 1e-9).all()
+    assert (peak["mean_time_min"] > off["mean_time_min"]).any()
