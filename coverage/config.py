@@ -130,6 +130,8 @@ class CoverageRun:
     isochrones_km: tuple[float, ...] = _key((), "isochrone polygons to draw (network km)")
     isochrone_buffer_m: float | None = _key(None, "half-width around reached streets (m; default 100 drive, 40 walk)",
                                             min_exclusive=0)
+    periods: tuple[str, ...] = _key((), "also run the drive coverage per speed period (peak, offpeak, night) and "
+                                        "report response times side by side")
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,10 @@ class AccessRun:
                                           "3sfca: 0.962, 0.704, 0.377, Wan et al. 2012)")
     beta: float = _key(1.0, "power decay exponent (gravity)", min_exclusive=0)
     facility_types: tuple[str, ...] = _key((), "facility types whose supply counts, or ['all'] (default all)")
-    mode: str = _key("drive", "drive | walk", choices=("drive", "walk"))
+    mode: str = _key("drive", "drive | walk | bicycle | ebike (bicycle and e-bike ride the walk network)",
+                     choices=("drive", "walk", "bicycle", "ebike"))
+    period: str | None = _key(None, "speed period of the drive network: peak | offpeak | night (default: the network "
+                                    "as built)", choices=("peak", "offpeak", "night"))
     standard: str | None = _key("ningbo-2025-resources", "standard whose ratio target for the supply (e.g. beds "
                                                          "6.6 per 1,000) the scores are compared with")
     capacity: bool = _key(False, "also assign people to facilities within the catchment that have room (LP, HiGHS)")

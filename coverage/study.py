@@ -264,6 +264,11 @@ class Study:
         return self.network_source.given or bool(self._networks)
 
     def network(self, mode: str) -> RoadNetwork:
+        from coverage.networks.speeds import base_mode, derived_network
+
+        if mode not in self._networks and base_mode(mode) != mode:
+            # bicycle / ebike ride the walk network at their speed; drive@peak is drive with the period's speeds
+            self._networks[mode] = derived_network(self.network(base_mode(mode)), mode, self.network_source.speeds)
         if mode not in self._networks:
             source = self.network_source
             ambulance = source.ambulance and mode == "drive"
@@ -580,8 +585,9 @@ class Study:
         if run.method == "3sfca" and kind == "step" and not zones:
             zones, weights = WAN_ZONES_MIN, weights or WAN_WEIGHTS
         decay = make_decay(kind, run.catchment_min, zones_min=zones, weights=weights, beta=run.beta)
+        mode = f"{run.mode}@{run.period}" if run.period else run.mode
         return evaluate_access(
-            self.boundaries, self.facilities_of(run.facility_types), self.demand, self.engine(run.mode, "time"),
+            self.boundaries, self.facilities_of(run.facility_types), self.demand, self.engine(mode, "time"),
             method=run.method, supply_column=run.supply, decay=decay, standard=self._standard(run.standard),
             demand_max_snap_m=self.analysis.demand_max_snap_m, capacity=run.capacity,
             people_per_unit=run.people_per_unit, progress=self.progress(f"accessibility {run.method}"),
