@@ -605,3 +605,31 @@ class TestMclpLagrangianFixing:
         assert new.method == "Lagrangian fixing+highs"
         assert new.status == plain.status == "optimal"
         assert new.objective == plain.objective
+
+
+class TestPMedianEnumeration:
+    """After Lagrangian fixing, few site sets left are enumerated (the demo county's case)."""
+
+    @staticmethod
+    def _case(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        sites, points = rng.random((14, 2)), rng.random((300, 2))
+        cost = np.sqrt(((points[:, None, :] - sites[None, :, :]) ** 2).sum(axis=2))
+        return cost, rng.integers(1, 100, 300).astype(float)
+
+    def test_enumeration_equals_brute_force(self) -> None:
+        cost, w = self._case(3)  # seed 3: the bound alone does not prove the incumbent
+        res = solve_p_median(cost, weights=w, p=4, fixed=[0])
+        assert res.method == "Lagrangian fixing+enumeration" and res.status == "optimal"
+        best = min((w * cost[:, [0, *c]].min(axis=1)).sum() for c in itertools.combinations(range(1, 14), 4))
+        assert res.objective == pytest.approx(best, rel=1e-12)
+
+    def test_highs_finish_agrees_with_enumeration(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from coverage.siting import pmedian
+
+        cost, w = self._case(3)
+        enumerated = solve_p_median(cost, weights=w, p=4, fixed=[0])
+        monkeypatch.setattr(pmedian, "ENUM_MAX_SUBSETS", 0)
+        highs = solve_p_median(cost, weights=w, p=4, fixed=[0])
+        assert highs.method == "Lagrangian+radius formulation+highs"
+        assert highs.objective == pytest.approx(enumerated.objective, rel=1e-12)
