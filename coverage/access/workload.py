@@ -12,10 +12,9 @@ Each demand point's calls go to the station that reaches it first (the
 engine's multi-source search from the stations, as coverage measures
 response). Per station: ``calls/day``, ``busy share = calls x service_min /
 (1440 x ambulances)``. The system-wide busy fraction of the maximum expected
-covering model (Daskin 1983, *Transportation Science* 17(1): 48-70, section 2:
-"the probability that a vehicle is busy ... estimated by the ratio of the
-total expected time all vehicles are busy to the total vehicle time
-available") is
+covering model (Daskin 1983, *Transportation Science* 17(1): 48-70), where
+one busy probability ``q`` holds for every vehicle and is estimated as the
+total time vehicles are busy over the total vehicle time available, is
 
     ``q = sum_i calls_i x service_min / (1440 x sum_j ambulances_j)``
 
