@@ -1,4 +1,4 @@
-"""Lagrangian bounds and exact variable fixing for covering models.
+"""Lagrangian bounds and exact variable fixing for covering models and p-median.
 
 MCLP (Church & ReVelle 1974) on a reduced instance: coverage ``A`` (rows x
 columns), weights ``w``, at most ``p`` columns. Relaxing the coverage links
@@ -25,6 +25,10 @@ nonnegative row prices ``u`` (for example the LP duals):
 :math:`L(u) = \\sum_i u_i + \\sum_j \\min(0, r_j)` with :math:`r = c - A^T u`
 is a lower bound, and :math:`L(u) + \\max(0, r_j)` bounds every cover using
 column ``j``.
+
+For p-median :func:`p_median_bound` relaxes the assignment rows instead
+(Cornuejols, Fisher & Nemhauser 1977); :mod:`coverage.siting.pmedian` uses its
+prices for the same fixing test on sites and demand-site pairs.
 
 Sources: Galvao, R. D., ReVelle, C. (1996). A Lagrangean heuristic for the
 maximal covering location problem. *European Journal of Operational Research*
