@@ -319,7 +319,8 @@ def _periods_section(run: CoverageRun, folder: Path) -> Section:
         "The same coverage run on the drive network with each period's speeds (default_speeds.toml [periods]: "
         "peak multiplies arterial speeds by 0.7, night raises them towards the design speed; planning "
         "assumptions, calibrate locally). Response time = dispatch + turnout + drive time, as in the main section.")
-    section.tables.append(Table("区县 x 时段 districts x periods: mean / P90 minutes, covered %", wide,
+    section.tables.append(Table("区县 x 时段 districts x periods: mean / P90 response minutes; covered % (the "
+                                "standard's radius, a distance: the same in every period)", wide,
                                 sheet_name=f"periods {run_id(run)}"[:28]))
     return section
 
