@@ -222,6 +222,15 @@ def _dropped_parts(
     )  # fmt: skip
 
 
+def distinct_neighbours(n_nodes: int, u: npt.NDArray[np.integer], v: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
+    """How many distinct other nodes each node shares a segment or edge with (either direction)."""
+    a = np.concatenate([u, v]).astype(np.int64)
+    b = np.concatenate([v, u]).astype(np.int64)
+    # one int64 key per ordered pair: a plain sort, far faster than np.unique(axis=0) on a 2-column array
+    keys = np.unique(a * np.int64(n_nodes) + b)
+    return np.bincount(keys // np.int64(n_nodes), minlength=n_nodes)
+
+
 def _interior_nodes(
     n_nodes: int, u: npt.NDArray[np.int64], v: npt.NDArray[np.int64], oneway: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.bool_]:
@@ -230,8 +239,7 @@ def _interior_nodes(
     n_oneway = np.bincount(u[oneway], minlength=n_nodes) + np.bincount(v[oneway], minlength=n_nodes)
     ow_in = np.bincount(v[oneway], minlength=n_nodes)
     ow_out = np.bincount(u[oneway], minlength=n_nodes)
-    pairs = np.unique(np.stack([np.concatenate([u, v]), np.concatenate([v, u])], axis=1), axis=0)
-    n_neighbours = np.bincount(pairs[:, 0], minlength=n_nodes)
+    n_neighbours = distinct_neighbours(n_nodes, u, v)
     consistent = (n_oneway == 0) | ((n_oneway == 2) & (ow_in == 1) & (ow_out == 1))
     return (incident == 2) & (n_neighbours == 2) & consistent
 
@@ -423,8 +431,7 @@ def build_network(
 
     # per-segment lengths, area type and speeds
     seg_len_m = np.hypot(x_all[v] - x_all[u], y_all[v] - y_all[u])
-    pairs = np.unique(np.stack([np.concatenate([u, v]), np.concatenate([v, u])], axis=1), axis=0)
-    branches = np.bincount(pairs[:, 0], minlength=n_used)
+    branches = distinct_neighbours(n_used, u, v)
     intersection = endpoint & (branches >= 3)
     urban = _urban_segments(
         x_all, y_all, intersection, (x_all[u] + x_all[v]) / 2.0, (y_all[u] + y_all[v]) / 2.0, model

@@ -19,13 +19,14 @@ the clipped area and routes that long are rare. The default does not depend
 on the run's standards, so every command and the report of one study read the
 same roads.
 
-:func:`read_osm_clipped` streams the file once with pyosmium: node locations
-go into osmium's C++ location index (``flex_mem``; ``sparse_file_array`` keeps
-it on disk), only ``highway=*`` ways reach Python, and a way is kept when one
-of its nodes lies in the area (the whole way, so a road leaving the area is
-not cut mid-way). Ways whose bounding box misses the area's are discarded as
-they are read, so memory grows with the area kept, not with the file. No
-networkx graph is built. The result is a :class:`~coverage.networks.osm.RawOsm`
+:func:`read_osm_clipped` streams the file twice with pyosmium: node
+locations go into osmium's C++ location index (``flex_mem``;
+``sparse_file_array`` keeps it on disk) and only ``highway=*`` ways reach
+Python. Pass 1 builds each way's line in C++ and tests batches of lines
+against the area with shapely, keeping only the ids of the ways that touch
+it; pass 2 reads the nodes of those ways (the whole way, so a road leaving
+the area is not cut mid-way). Memory grows with the area kept, not with the
+file, and Python touches only the kept ways' nodes. No networkx graph is built. The result is a :class:`~coverage.networks.osm.RawOsm`
 for :func:`~coverage.networks.build.build_network`, as from
 :func:`~coverage.networks.osm.read_osm_file`.
 
@@ -195,12 +196,64 @@ class ClipStats:
         )
 
 
+_LINE_BATCH = 20_000
+
+
+def _highway_ways(src: Path, storage: str) -> Any:
+    """A pass over the file handing Python only its ``highway=*`` ways, with node locations resolved."""
+    import osmium
+
+    return (
+        osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations(storage)
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    )
+
+
+def _ways_touching(src: Path, prepared: Any, storage: str) -> tuple[set[int], set[int], int]:
+    """Pass 1: ids of the highway ways whose line touches the area, of those without a line, and the count read."""
+    import osmium
+    import shapely
+
+    factory = osmium.geom.WKBFactory()
+    touching: set[int] = set()
+    unsure: set[int] = set()
+    ids: list[int] = []
+    lines: list[str] = []
+
+    def flush() -> None:
+        if ids:
+            hit = shapely.intersects(prepared, shapely.from_wkb(lines))
+            touching.update(np.asarray(ids, dtype=np.int64)[hit].tolist())
+            ids.clear()
+            lines.clear()
+
+    n_read = 0
+    for way in _highway_ways(src, storage):
+        n_read += 1
+        try:
+            lines.append(factory.create_linestring(way))
+        except (osmium.InvalidLocationError, RuntimeError):  # missing nodes, or fewer than two distinct points
+            unsure.add(way.id)
+            continue
+        ids.append(way.id)
+        if len(ids) >= _LINE_BATCH:
+            flush()
+    flush()
+    return touching, unsure, n_read
+
+
 def read_osm_clipped(
     path: str | os.PathLike[str], area: ClipArea, *, storage: str = "flex_mem"
 ) -> tuple[RawOsm, ClipStats]:
-    """The ``highway=*`` ways of ``path`` with a node inside ``area``, in one streaming pass.
+    """The ``highway=*`` ways of ``path`` that touch ``area``, with all their nodes, in two streaming passes.
 
-    ``storage`` is the osmium node-location index (``flex_mem``, or
+    Pass 1 builds each way's line in osmium's C++ geometry factory and tests
+    the lines against the area in vectorised batches (no per-node Python);
+    pass 2 reads the node ids and locations of the kept ways only. A way whose
+    line cannot be built (nodes missing from the extract) is kept when one of
+    its present nodes lies in the area. ``storage`` is the osmium node-location index (``flex_mem``, or
     ``sparse_file_array,FILE`` to keep it on disk for very large files).
 
     Raises
@@ -216,22 +269,23 @@ def read_osm_clipped(
         msg = f"OSM file {str(src)!r} does not exist; pass an existing .osm or .osm.pbf file"
         raise InputFileError(msg)
     started = time.perf_counter()
-    west, south, east, north = area.bbox
+    prepared = area.polygon
+    shapely.prepare(prepared)
+    try:
+        touching, unsure, n_read = _ways_touching(src, prepared, storage)
+    except RuntimeError as err:
+        msg = f"cannot read OSM file {str(src)!r}: {err}; check that it is a valid .osm/.osm.pbf file"
+        raise InputFileError(msg) from err
     refs, lons, lats = array("q"), array("d"), array("d")
     # way index of each node; a separator between parts of a way split by missing nodes is -(index + 2)
     owner = array("q")
     way_ids: list[int] = []
     tag_cols: dict[str, list[str | None]] = {tag: [] for tag in WAY_TAGS}
-    n_read = n_missing = 0
-    processor = (
-        osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations(storage)
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway"))
-    )
+    certain: list[bool] = []
+    n_missing = 0
+    processor = _highway_ways(src, storage).with_filter(osmium.filter.IdFilter(touching | unsure))
     try:
         for way in processor:
-            n_read += 1
             ids: list[int] = []
             xs: list[float] = []
             ys: list[float] = []
@@ -247,11 +301,12 @@ def read_osm_clipped(
                     missing += 1
                     if ids and (not gaps or gaps[-1] != len(ids)):
                         gaps.append(len(ids))
-            if not xs or max(xs) < west or min(xs) > east or max(ys) < south or min(ys) > north:
+            if not xs:
                 continue
             n_missing += missing
             widx = len(way_ids)
             way_ids.append(way.id)
+            certain.append(way.id in touching)
             tags = way.tags
             for tag in WAY_TAGS:
                 tag_cols[tag].append(tags.get(tag))
@@ -280,11 +335,10 @@ def read_osm_clipped(
     own = np.frombuffer(owner, dtype=np.int64)
     node_pos = own >= 0
     way_of = np.where(node_pos, own, -own - 2)
-    prepared = area.polygon
-    shapely.prepare(prepared)
+    keep_way = np.asarray(certain, dtype=bool)
+    check = ~keep_way[way_of] & node_pos  # ways without a line: kept when a present node is inside
     inside = np.zeros(lon.shape[0], dtype=bool)
-    inside[node_pos] = shapely.contains_xy(prepared, lon[node_pos], lat[node_pos])
-    keep_way = np.zeros(len(way_ids), dtype=bool)
+    inside[check] = shapely.contains_xy(prepared, lon[check], lat[check])
     keep_way[way_of[inside]] = True
     n_kept = int(keep_way.sum())
     if n_kept == 0:

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from coverage._io import temp_output_path
 from coverage.crs import WGS84, require_projected, utm_epsg_for
 from coverage.errors import InputFileError, NetworkError
-from coverage.networks.build import _urban_segments
+from coverage.networks.build import _urban_segments, distinct_neighbours
 from coverage.networks.export import edge_lonlat, edge_oneway
 from coverage.networks.model import DroppedParts, RoadNetwork
 from coverage.networks.saved import _json_meta
@@ -429,10 +429,7 @@ def read_graphml(
     n_modelled = int((~np.isfinite(travel_time_s)).sum())
     if need.any():
         maxspeed = np.array([parse_maxspeed_kph(_first_text(s), model) for s in edges.get("maxspeed")], dtype=np.float64)
-        pairs = np.unique(
-            np.stack([np.concatenate([edge_u, edge_v]), np.concatenate([edge_v, edge_u])], axis=1), axis=0
-        )
-        intersection = np.bincount(pairs[:, 0], minlength=len(node_ids)) >= 3
+        intersection = distinct_neighbours(len(node_ids), edge_u, edge_v) >= 3
         mid_x = (x_m[edge_u] + x_m[edge_v]) / 2.0
         mid_y = (y_m[edge_u] + y_m[edge_v]) / 2.0
         urban = _urban_segments(x_m, y_m, intersection, mid_x, mid_y, model)

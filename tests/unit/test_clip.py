@@ -255,3 +255,27 @@ def test_study_clips_osm_to_its_boundaries(grid, districts, tmp_path, monkeypatc
     whole = Study(Inputs(boundaries=bounds), network=NetworkSource(osm=grid.path, clip_to_boundaries=False))
     assert "clip" not in whole.network("drive").meta
     assert whole.network("drive").n_nodes > net.n_nodes
+
+
+def test_ways_with_missing_nodes_are_kept_by_their_present_nodes(grid, districts, tmp_path):
+    """An extract cut by another tool: ways reference nodes it lacks (their lines cannot be built)."""
+    import osmium
+    import shapely
+
+    holed = tmp_path / "holed.osm.pbf"
+    with osmium.SimpleWriter(str(holed)) as writer:
+        for obj in osmium.FileProcessor(str(grid.path)):
+            if not (obj.is_node() and obj.id % 37 == 0):
+                writer.add(obj)
+    area = clip_area(districts, 500.0)
+    raw, stats = read_osm_clipped(holed, area)
+    whole = read_osm_file(holed)
+    assert raw.n_missing_nodes > 0
+    # the reference: every way with a present node inside the area
+    inside_node = shapely.contains_xy(area.polygon, whole.lon, whole.lat)
+    touching = np.zeros(whole.n_ways, dtype=bool)
+    touching[whole.seg_way[inside_node[whole.seg_u] | inside_node[whole.seg_v]]] = True
+    assert set(whole.way_id[touching].tolist()) <= set(raw.way_id.tolist())
+    kept = np.isin(whole.way_id, raw.way_id)
+    assert raw.seg_u.shape[0] == int(kept[whole.seg_way].sum())  # no segment across a missing node
+    assert stats.ways_kept == raw.n_ways
