@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,45 +285,32 @@ def _headed(frame: pd.DataFrame, result: AccessResult) -> pd.DataFrame:
 
 
 def write_access_outputs(result: AccessResult, out_dir: str | Path) -> list[Path]:
-    """``access.gpkg`` (districts, demand_points, facilities), ``access.csv``, ``access.xlsx``, ``access.json``.
+    """``access.gpkg`` (districts, demand_points, facilities[, people_within]), ``access.csv``, ``.xlsx``, ``.json``.
 
-    Written into a temporary folder beside ``out_dir`` and moved into place file by file, so a failed run
+    Each file is written beside its target and moved into place (``temp_output_path``), so a failed run
     never leaves half a file over a good one.
     """
-    import shutil
-    import tempfile
-
     import pandas as pd
 
+    from coverage._io import temp_output_path, write_text_atomic
     from coverage.outputs import Sheet, save_csv, save_xlsx
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".access-", dir=out))
-    names = ("access.gpkg", "access.csv", "access.xlsx", "access.json")
-    written: list[Path] = []
-    try:
+    with temp_output_path(out / "access.gpkg") as tmp:
         for layer, frame in (("districts", result.districts), ("demand_points", result.demand),
                              ("facilities", result.facilities), ("people_within", result.surface)):
-            if frame is None:
-                continue
-            frame.to_crs("EPSG:4326").to_file(tmp / "access.gpkg", layer=layer, driver="GPKG")
-        table = _headed(result.district_table(), result)
-        save_csv(table, tmp / "access.csv")
-        facilities = _headed(pd.DataFrame(result.facilities.drop(columns="geometry")), result)
-        assumptions = pd.DataFrame(
-            [(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
-             for k, v in result.summary.items()], columns=["项目 item", "值 value"])
-        save_xlsx(tmp / "access.xlsx", [Sheet("districts", table), Sheet("facilities", facilities),
-                                        Sheet("assumptions", assumptions)])
-        (tmp / "access.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2, default=str),
-                                         encoding="utf-8")
-        for name in names:
-            with open(tmp / name, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp / name, out / name)
-            written.append(out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            if frame is not None:
+                frame.to_crs("EPSG:4326").to_file(tmp, layer=layer, driver="GPKG")
+    table = _headed(result.district_table(), result)
+    with temp_output_path(out / "access.csv") as tmp:
+        save_csv(table, tmp)
+    facilities = _headed(pd.DataFrame(result.facilities.drop(columns="geometry")), result)
+    assumptions = pd.DataFrame(
+        [(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
+         for k, v in result.summary.items()], columns=["项目 item", "值 value"])
+    with temp_output_path(out / "access.xlsx") as tmp:
+        save_xlsx(tmp, [Sheet("districts", table), Sheet("facilities", facilities), Sheet("assumptions", assumptions)])
+    write_text_atomic(out / "access.json", json.dumps(result.summary, ensure_ascii=False, indent=2, default=str))
     logger.info("accessibility outputs written to %s", out)
-    return written
+    return [out / name for name in ("access.gpkg", "access.csv", "access.xlsx", "access.json")]
