@@ -1,4 +1,7 @@
-"""A choropleth of district accessibility (score against the plan's ratio) as a self-contained folium map.
+"""A choropleth of district accessibility (score against the plan's ratio) as a folium map.
+
+The callers save it with :func:`coverage.maps.save_map` (``offline=True``: Leaflet inlined, no tiles, so
+it opens on an intranet machine).
 
 Colours: the district's score as a share of the plan's ratio target (red
 below half, orange below the target, green at or above it); without a target,
@@ -11,10 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-from coverage._io import write_text_atomic
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from coverage.access.run import AccessResult
@@ -32,8 +32,8 @@ def _colour(score: float, standard: float | None, breaks: list[float]) -> str:
     return _SHADES[::-1][min(rank, len(_SHADES) - 1)]
 
 
-def save_access_map(result: AccessResult, path: str | Path, *, title: str = "") -> Path:
-    """Write the district choropleth of ``result`` to ``path`` (HTML, atomically)."""
+def access_map(result: AccessResult, *, title: str = "") -> Any:
+    """The district choropleth of ``result`` (a ``folium.Map`` without tiles)."""
     import folium
     import numpy as np
 
@@ -70,4 +70,4 @@ def save_access_map(result: AccessResult, path: str | Path, *, title: str = "") 
         f"<div style='position:fixed;bottom:20px;left:20px;z-index:9999;background:white;padding:6px;"
         f"border:1px solid #999;font:12px sans-serif'>{legend}</div>"))
     folium.LayerControl().add_to(m)
-    return write_text_atomic(path, m.get_root().render())
+    return m

@@ -111,7 +111,8 @@ def access_command(
     With --modes and/or --periods, one run per mode (and per period on the drive network), each in its own
     folder under --out, and a district x mode/period table (side_by_side.csv).
     """
-    from coverage.access.choropleth import save_access_map
+    from coverage.access.choropleth import access_map
+    from coverage.maps import save_map
     from coverage.access.run import write_access_outputs
     from coverage.errors import CoverageError
 
@@ -151,7 +152,7 @@ def access_command(
     for label, result in results.items():
         folder = out if len(results) == 1 else out / label
         write_access_outputs(result, folder)
-        save_access_map(result, folder / "access.html")
+        save_map(access_map(result), folder / "access.html", offline=True)
         _print(result, folder)
     if len(results) > 1:
         _side_by_side(results, out)
