@@ -235,12 +235,13 @@ def run_access_stage(inputs: Study, run: AccessRun, folder: Path, map_path: Path
     if _fresh(folder, key, ["access.gpkg", "access.csv", "access.xlsx", "access.json"]) and map_path.is_file():
         logger.info("accessibility %s: inputs unchanged, reusing %s", run.method, folder)
         return True
-    from coverage.access.choropleth import save_access_map
+    from coverage.access.choropleth import access_map
+    from coverage.maps import save_map
     from coverage.access.run import write_access_outputs
 
     result = inputs.access(run)
     write_access_outputs(result, folder)
-    save_access_map(result, map_path, title=f"{run.supply}: {result.summary['score_unit']}")
+    save_map(access_map(result, title=f"{run.supply}: {result.summary['score_unit']}"), map_path, offline=True)
     _write_stamp(folder, key, settings)
     return False
 
