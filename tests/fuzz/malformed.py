@@ -484,6 +484,19 @@ TYPE_RULES: list[Bad] = [
 ]
 
 
+# ---------------------------------------------------------------- speed models (fcov network --speeds)
+
+SPEEDS: list[Bad] = [
+    Bad("speeds", "invalid-toml", _text("speeds_syntax.toml", "[drive\nprimary = 60\n")),
+    Bad("speeds", "unknown-table", _text("speeds_table.toml", "[drive.speeds]\nprimary = 60\n")),
+    Bad("speeds", "text-speed", _text("speeds_text.toml", "[drive.urban]\nprimary = 'fast'\n")),
+    Bad("speeds", "negative-speed", _text("speeds_negative.toml", "[drive.urban]\nprimary = -40\n")),
+    Bad("speeds", "not-utf8", _bytes("speeds_gbk.toml", "# 速度\n[drive.urban]\nprimary = 40\n".encode("gb18030"))),
+    Bad("speeds", "binary-garbage", _bytes("speeds_garbage.toml", lambda: _garbage(512, "speeds"))),
+    Bad("speeds", "directory", _directory("speeds.toml")),
+]
+
+
 # ---------------------------------------------------------------- standards files (coverage.standards loader)
 
 _PLAN = """[plan]
@@ -513,5 +526,5 @@ STANDARDS: list[Bad] = [
 
 ALL_FILES: dict[str, list[Bad]] = {
     "points": POINTS, "polygons": POLYGONS, "osm": OSM, "raster": RASTERS, "poptable": POP_TABLES,
-    "config": CONFIGS, "rules": TYPE_RULES, "standards": STANDARDS,
+    "config": CONFIGS, "rules": TYPE_RULES, "speeds": SPEEDS, "standards": STANDARDS,
 }

@@ -84,6 +84,7 @@ SLOTS: dict[str, list[Slot]] = {
                  Slot("site", option="--population-table")],
     "config": [Slot("report", "C")],
     "rules": [Slot("coverage", option="--type-rules"), Slot("check-stations", option="--type-rules")],
+    "speeds": [Slot("network", option="--speeds")],
 }
 
 # How many slots each points variant is tried in (besides `convert`, the cheapest reader): rotating through
