@@ -151,7 +151,8 @@ def test_an_unexpected_error_is_a_failed_row_not_a_crash(tmp_path: Path, monkeyp
 
 
 @pytest.mark.slow
-def test_counties_share_one_extract_each_clipped_and_cached_on_its_own(tmp_path: Path) -> None:
+def test_counties_share_one_extract_each_clipped_and_cached_on_its_own(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A province extract named by every county config: each county reads only its hull + margin."""
     import geopandas as gpd
 
@@ -167,11 +168,8 @@ def test_counties_share_one_extract_each_clipped_and_cached_on_its_own(tmp_path:
         text = text.replace('osm = "', 'clip_margin_m = 1000\nosm = "')
         (configs / f"{name}.toml").write_text(text, encoding="utf-8")
     cache = tmp_path / "cache"
-    os.environ["FCOV_CACHE_DIR"], previous = str(cache), os.environ.get("FCOV_CACHE_DIR", "")
-    try:
-        result = run_batch(configs, tmp_path / "out", workers=1)
-    finally:
-        os.environ["FCOV_CACHE_DIR"] = previous
+    monkeypatch.setenv("FCOV_CACHE_DIR", str(cache))
+    result = run_batch(configs, tmp_path / "out", workers=1)
     assert not result.failed
     logs = {name: (tmp_path / "out" / name / "fcov.log").read_text(encoding="utf-8") for name in ("north", "south")}
     kept = {}
