@@ -226,9 +226,12 @@ def distinct_neighbours(n_nodes: int, u: npt.NDArray[np.integer], v: npt.NDArray
     """How many distinct other nodes each node shares a segment or edge with (either direction)."""
     a = np.concatenate([u, v]).astype(np.int64)
     b = np.concatenate([v, u]).astype(np.int64)
-    # one int64 key per ordered pair: a plain sort, far faster than np.unique(axis=0) on a 2-column array
-    keys = np.unique(a * np.int64(n_nodes) + b)
-    return np.bincount(keys // np.int64(n_nodes), minlength=n_nodes)
+    # one int64 key per ordered pair, deduplicated by a plain sort: np.unique(axis=0) on a 2-column array and
+    # NumPy 2's hash-based np.unique of millions of distinct keys are each tens of times slower
+    keys = np.sort(a * np.int64(n_nodes) + b)
+    first = np.ones(keys.shape[0], dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return np.bincount(keys[first] // np.int64(n_nodes), minlength=n_nodes)
 
 
 def _interior_nodes(
@@ -468,7 +471,9 @@ def build_network(
     chain_time_s = np.add.reduceat(seg_time_s[seq], starts)
     chain_id = np.repeat(np.arange(n_chain), counts)
     # the class covering most of the edge's length
-    classes, class_code = np.unique(seg_highway[seq].astype(str), return_inverse=True)
+    # classes coded once per way (thousands), not per segment (millions)
+    classes, way_class = np.unique(raw.tags["highway"].astype(str), return_inverse=True)
+    class_code = way_class.reshape(-1)[seg_way[seq]]
     keys, key_inverse = np.unique(chain_id * classes.shape[0] + class_code, return_inverse=True)
     key_len = np.bincount(key_inverse, weights=seg_len_m[seq])
     key_chain, key_class = keys // classes.shape[0], keys % classes.shape[0]
