@@ -151,7 +151,6 @@ def _merge_min(cols: IntArray, vals: FloatArray) -> tuple[IntArray, FloatArray]:
 
 
 def to_minutes(costs_s: Any) -> Any:
-    """A copy of a seconds matrix in minutes (pattern unchanged)."""
-    out = costs_s.copy()
-    out.data = out.data / 60.0
-    return out
+    """The seconds matrix in minutes, in place (a copy of tens of millions of pairs would cost as much again)."""
+    costs_s.data /= 60.0
+    return costs_s

@@ -40,6 +40,11 @@ def _print(result, out: Path) -> None:  # noqa: ANN001 - an AccessResult
         std = s["standard"]
         lines.append(f"plan: {std['value']:g} {s['supply']} per {std['per_population']:,.0f} ({std['id']}, "
                      f"{std['source']} 「{std['quote']}」)")
+    cap = s.get("capacity")
+    if cap:
+        lines.append(f"capacity: {cap['people_per_unit']:,.1f} people per unit ({cap['basis']}); served by a facility "
+                     f"with room {cap['lp_served']:,.0f} ({float(cap['lp_served_pct'] or 0):.1f}%, LP); greedy "
+                     f"{cap['greedy_served']:,.0f} (gap {cap['greedy_gap_pct']:.3f}%)")
     for line in lines:
         stdout.print(line, highlight=False, markup=False, soft_wrap=True)
     stdout.print(f"outputs: {out}", highlight=False, soft_wrap=True)
@@ -100,6 +105,10 @@ def access_command(
     standard: Annotated[str | None, typer.Option("--standard", help="Standard whose ratio target is compared with "
                                                                     "('none' for no comparison).")
                         ] = default(AccessRun, "standard"),
+    capacity: Annotated[bool, typer.Option("--capacity", help="Also assign people to facilities within the catchment "
+                                                              "that have room (LP, HiGHS).")] = False,
+    people_per_unit: Annotated[float | None, typer.Option("--people-per-unit", help="Capacity: people one unit of "
+                                                          "supply serves (default: the plan's ratio).")] = None,
     max_snap_m: Annotated[float, typer.Option("--max-snap-m", help="Facilities farther from a road are off-network (m).")
                           ] = default(Analysis, "max_snap_m"),
     demand_max_snap_m: _c.DemandSnapOption = default(Analysis, "demand_max_snap_m"),
@@ -132,7 +141,7 @@ def access_command(
     base = AccessRun(
         method=method, supply=supply, catchment_min=catchment_min, decay=decay,
         zones_min=tuple(_floats(zones, "--zones")), weights=tuple(_floats(weights, "--weights")), beta=beta,
-        facility_types=split_types(facility_type), mode=mode,
+        facility_types=split_types(facility_type), mode=mode, capacity=capacity, people_per_unit=people_per_unit,
         standard=None if (standard or "").lower() in ("", "none") else standard,
     )
     study = cli_study(

@@ -194,11 +194,12 @@ def test_fcov_access_on_the_demo_files(demo_study, tmp_path: Path, capsys: pytes
             "--facilities", str(data / "facilities" / "demo_facilities_gcj02.csv"), "--crs", "gcj02",
             "--network", str(data / "network" / "demo_county.osm"),
             "--population", str(data / "population" / "demo_population.tif"), "--aggregate", "2",
-            "--method", "e2sfca", "--supply", "doctors", "--weights", "1,0.5", "--zones", "15,30",
+            "--method", "e2sfca", "--supply", "doctors", "--weights", "1,0.5", "--zones", "15,30", "--capacity",
             "--out", str(tmp_path)]
     assert run_app(args) == 0
     shown = capsys.readouterr().out
     assert "4.4" in shown and "<= 15 min: 1, <= 30 min: 0.5" in shown  # the plan's doctors per 1,000, the zones
+    assert "227.3 people per unit" in shown  # capacity: 1,000 / 4.4 people per doctor
     assert {p.name for p in tmp_path.iterdir()} >= {"access.gpkg", "access.csv", "access.xlsx", "access.json",
                                                      "access.html"}
     assert run_app([*args[:-2], "--out", str(tmp_path / "x"), "--method", "4sfca"]) == 2
