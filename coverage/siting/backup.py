@@ -12,13 +12,10 @@ import scipy.sparse as sp
 from coverage.siting.builder import (
     Progress,
     SitingResult,
-    _as_cost,
-    _columns,
     _finish,
-    _new_sites_allowed,
+    _prepare,
     _rel_gap,
     _run_highs,
-    _weights,
 )
 from coverage.siting.mclp import solve_mclp
 from coverage.siting.reduce import coverage_matrix
@@ -57,12 +54,10 @@ def solve_backup_coverage(
     coverage. *Management Science* 32(11), 1434-1444.
     """
     started = time.perf_counter()
-    cost = _as_cost(cost)
+    cost, w, fixed_arr, cand, p_new = _prepare(
+        cost, weights, fixed, candidates, p=p, fixed_count_toward_p=fixed_count_toward_p, max_new=None
+    )
     n_demand, n_cols = cost.shape
-    w = _weights(weights, n_demand)
-    fixed_arr, cand = _columns(n_cols, fixed, candidates)
-    p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=None)
-    assert p_new is not None
     A = coverage_matrix(cost, max_cost)
     times_fixed = np.asarray(A[:, fixed_arr].sum(axis=1)).ravel() if fixed_arr.size else np.zeros(n_demand)
     # Rows covered twice by fixed sites are settled; the rest enter with their fixed count.

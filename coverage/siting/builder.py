@@ -193,6 +193,20 @@ def _new_sites_allowed(
     return p_new if max_new is None else min(p_new, max_new)
 
 
+def _prepare(
+    cost: Any, weights: Any, fixed: Sequence[int] | np.ndarray, candidates: Sequence[int] | np.ndarray | None, *,
+    p: int, fixed_count_toward_p: bool, max_new: int | None,
+) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The input checks every p-model starts with: costs, weights, fixed and candidate columns, new sites allowed."""
+    cost = _as_cost(cost)
+    n_demand, n_cols = cost.shape
+    w = _weights(weights, n_demand)
+    fixed_arr, cand = _columns(n_cols, fixed, candidates)
+    p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=max_new)
+    assert p_new is not None
+    return cost, w, fixed_arr, cand, p_new
+
+
 def nearest_open(cost: Any, open_sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per demand point, the nearest open site (column index, -1 if none) and its cost (inf)."""
     open_sites = np.asarray(open_sites, dtype=np.int64)

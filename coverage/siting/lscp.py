@@ -383,6 +383,8 @@ def _lscp_row_generation(
             info["full_model"] = out.status
             if out.status == "optimal" or proven():
                 status = "optimal"
-    return best, status, (ub if status == "optimal" else eff(lb)), info
+    # A weak Lagrangian start can leave lb below zero: every cover of a nonempty instance needs a column.
+    floor = float(c.min()) if n_r and c.size else 0.0
+    return best, status, (ub if status == "optimal" else max(eff(lb), floor)), info
 
 

@@ -17,13 +17,11 @@ from coverage.siting.builder import (
     Progress,
     SitingResult,
     _as_cost,
-    _columns,
     _finish,
     _lp_duals,
-    _new_sites_allowed,
+    _prepare,
     _rel_gap,
     _run_highs,
-    _weights,
 )
 from coverage.siting.heuristics import greedy_max_cover, greedy_set_cover, swap_max_cover
 from coverage.siting.lscp import _core_cover
@@ -93,9 +91,9 @@ def solve_mclp(
         method=method, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, reduce=reduce, warm_start=warm_start,
         progress=progress,
     )
-    fixed_arr, cand = _columns(cost.shape[1], fixed, candidates)
-    p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=max_new)
-    assert p_new is not None
+    _, w, fixed_arr, cand, p_new = _prepare(
+        cost, weights, fixed, candidates, p=p, fixed_count_toward_p=fixed_count_toward_p, max_new=max_new
+    )
     unused = max(0, p_new - res.selected.size)
     rule = "exactly p" if exactly_p else "at most p"
     if not exactly_p or unused == 0:
@@ -107,7 +105,6 @@ def solve_mclp(
     if p_new > cand.size:
         msg = f"MCLP with exactly p: p = {p_new} new sites but only {cand.size} candidates; lower p or add candidates"
         raise InfeasibleError(msg)
-    w = _weights(weights, cost.shape[0])
     A = coverage_matrix(cost, max_cost)
     selected = _pad_selection(A, w, res.selected, np.setdiff1d(cand, res.selected), unused)
     logger.info("MCLP (exactly p): %d sites added on top of the %d that reach the optimum; they add no covered weight",
@@ -150,12 +147,10 @@ def _solve_mclp_at_most(
 ) -> SitingResult:
     """MCLP with ``sum x <= p`` (see :func:`solve_mclp`)."""
     started = time.perf_counter()
-    cost = _as_cost(cost)
+    cost, w, fixed_arr, cand, p_new = _prepare(
+        cost, weights, fixed, candidates, p=p, fixed_count_toward_p=fixed_count_toward_p, max_new=max_new
+    )
     n_demand, n_cols = cost.shape
-    w = _weights(weights, n_demand)
-    fixed_arr, cand = _columns(n_cols, fixed, candidates)
-    p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=max_new)
-    assert p_new is not None
     A = coverage_matrix(cost, max_cost)
     costs = np.ones(n_cols) if site_cost is None else np.asarray(site_cost, dtype=np.float64)
     red = reduce_cover(A, w, fixed=fixed_arr, candidates=cand, col_cost=costs, dominated_cols=reduce)

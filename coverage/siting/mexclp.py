@@ -12,13 +12,10 @@ import scipy.sparse as sp
 from coverage.siting.builder import (
     Progress,
     SitingResult,
-    _as_cost,
-    _columns,
     _finish,
-    _new_sites_allowed,
+    _prepare,
     _rel_gap,
     _run_highs,
-    _weights,
 )
 from coverage.siting.reduce import coverage_matrix, reduce_cover
 
@@ -62,12 +59,10 @@ def solve_mexclp(
     if not 0.0 <= busy_fraction < 1.0:
         msg = f"`busy_fraction` must lie in [0, 1); got {busy_fraction}"
         raise ValueError(msg)
-    cost = _as_cost(cost)
+    cost, w, fixed_arr, cand, p_new = _prepare(
+        cost, weights, fixed, candidates, p=p, fixed_count_toward_p=fixed_count_toward_p, max_new=None
+    )
     n_demand, n_cols = cost.shape
-    w = _weights(weights, n_demand)
-    fixed_arr, cand = _columns(n_cols, fixed, candidates)
-    p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=None)
-    assert p_new is not None
     total = p_new + fixed_arr.size
     A = coverage_matrix(cost, max_cost)
     sites = np.union1d(fixed_arr, cand)

@@ -15,15 +15,12 @@ from coverage.errors import InfeasibleError
 from coverage.siting.builder import (
     Progress,
     SitingResult,
-    _as_cost,
-    _columns,
     _finish,
     _finite_csr,
-    _new_sites_allowed,
+    _prepare,
     _rel_gap,
     _run_highs,
     _uncoverable_error,
-    _weights,
     nearest_open,
 )
 from coverage.siting.heuristics import greedy_set_cover
@@ -58,12 +55,10 @@ def solve_p_center(
     m-center problem. *SIAM Review* 12(1), 138-139.
     """
     started = time.perf_counter()
-    cost = _as_cost(cost)
+    cost, w, fixed_arr, cand, p_new = _prepare(
+        cost, weights, fixed, candidates, p=p, fixed_count_toward_p=fixed_count_toward_p, max_new=None
+    )
     n_demand, n_cols = cost.shape
-    w = _weights(weights, n_demand)
-    fixed_arr, cand = _columns(n_cols, fixed, candidates)
-    p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=None)
-    assert p_new is not None
     active = np.flatnonzero(w > 0)
     if active.size == 0:
         # No demand weight: every choice has worst case 0 (nobody to serve); open the first p candidates.

@@ -25,15 +25,12 @@ from coverage.errors import InfeasibleError
 from coverage.siting.builder import (
     Progress,
     SitingResult,
-    _as_cost,
-    _columns,
     _finish,
     _finite_csr,
-    _new_sites_allowed,
+    _prepare,
     _rel_gap,
     _run_highs,
     _uncoverable_error,
-    _weights,
     nearest_open,
 )
 from coverage.siting.heuristics import p_median_cost, p_median_greedy, p_median_interchange
@@ -87,12 +84,10 @@ def solve_p_median(
     if method not in METHODS:
         msg = f"`method` must be one of {', '.join(METHODS)}; got {method!r}"
         raise ValueError(msg)
-    cost = _as_cost(cost)
+    cost, w, fixed_arr, cand, p_new = _prepare(
+        cost, weights, fixed, candidates, p=p, fixed_count_toward_p=fixed_count_toward_p, max_new=None
+    )
     n_demand, n_cols = cost.shape
-    w = _weights(weights, n_demand)
-    fixed_arr, cand = _columns(n_cols, fixed, candidates)
-    p_new = _new_sites_allowed(p, fixed_arr.size, fixed_count_toward_p=fixed_count_toward_p, max_new=None)
-    assert p_new is not None
     p_new = min(p_new, cand.size)
     if p_new == 0 and fixed_arr.size == 0 and (w > 0).any():
         msg = (
@@ -435,6 +430,12 @@ def _lagrangian(
         info["subsets_enumerated"] = int(math.comb(int((~closed & ~forced).sum()),
                                                    max(0, p_new - int(forced.sum()))))
         return finish(inc, "optimal", ub + constant, "Lagrangian fixing+enumeration")
+    if info["pairs_kept"] > RADIUS_MAX_PAIRS:
+        # The bound is too weak to shrink the model: HiGHS would take gigabytes and more than the
+        # time left. Return the incumbent with the Lagrangian bound (its gap is stated).
+        logger.info("p-median: %d demand-site pairs left after fixing (> %d): incumbent and Lagrangian bound only",
+                    info["pairs_kept"], RADIUS_MAX_PAIRS)
+        return finish(inc, "time_limit", lb + constant, "greedy+interchange+Lagrangian bound")
     out = _radius_model(
         row=row[pair_ok], col=c_loc[pair_ok], d=d_u[pair_ok], wr=wr, esc=esc, esc_ok=esc_ok, n_r=n_r, n_c=n_c,
         p=p_new, closed=closed, forced=forced, incumbent=inc, upper=ub,
@@ -456,6 +457,9 @@ def _lagrangian(
     bound = max(lb, min(ub, model_bound)) + constant
     return finish(inc, "time_limit", bound, how)
 
+
+RADIUS_MAX_PAIRS = 1_500_000
+"""Above this many kept demand-site pairs the HiGHS finish is skipped (the model would not be solved in time)."""
 
 ENUM_MAX_SUBSETS = 20_000
 """After fixing, enumerate the site sets left when there are at most this many (instead of HiGHS)."""
