@@ -165,3 +165,47 @@ def access_command(
         _print(result, folder)
     if len(results) > 1:
         _side_by_side(results, out)
+
+
+@app.command("workload")
+def workload_command(
+    facilities: Annotated[Path, typer.Option("--facilities", help="Stations with an ambulances column (救护车数).")],
+    network: Annotated[Path, typer.Option("--network", help="Road network: .osm, .osm.pbf, .graphml or a saved network.")],
+    calls_per_thousand_per_day: Annotated[float, typer.Option(
+        "--calls-per-thousand-per-day", help="120 calls per 1,000 people per day (local dispatch statistics; no plan "
+                                             "states it).")],
+    service_min: Annotated[float, typer.Option("--service-min", help="Minutes an ambulance is busy per call, "
+                                                                     "dispatch to back in service.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV of calls and busy share per station.")],
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="District polygons.")] = None,
+    population: Annotated[Path | None, typer.Option("--population", help="Population-count raster (GeoTIFF).")] = None,
+    population_table: Annotated[Path | None, typer.Option("--population-table", help=POPULATION_TABLE_HELP)] = None,
+    aggregate: _c.AggregateOption = 1,
+    station_types: Annotated[str, typer.Option("--station-types", help="Facility types that are stations.")] = "ems",
+    demand_max_snap_m: _c.DemandSnapOption = default(Analysis, "demand_max_snap_m"),
+    crs: Annotated[str | None, typer.Option("--crs", help="Coordinate system of the facility points.")] = None,
+) -> None:
+    """Expected 120 calls per station per day and the MEXCLP busy fraction q (Daskin 1983) from them."""
+    from rich.table import Table
+
+    from coverage._io import temp_output_path
+    from coverage.config import AmbulanceWorkload
+    from coverage.outputs import save_csv
+
+    study = cli_study(boundaries=boundaries, facilities=[facilities], point_crs=point_crs(crs), network=network,
+                      population=population, population_table=population_table, aggregate=aggregate,
+                      demand_max_snap_m=demand_max_snap_m)
+    work = study.workload(AmbulanceWorkload(calls_per_thousand_per_day=calls_per_thousand_per_day,
+                                            service_min=service_min, station_types=split_types(station_types)))
+    frame = work.stations.drop(columns="geometry")
+    table = Table(title="120 workload per station")
+    for name in ("name", "ambulances", "calls/day", "busy share"):
+        table.add_column(name, justify="left" if name == "name" else "right")
+    for row in frame.to_dict("records"):
+        table.add_row(str(row["name"]), _fmt(row["ambulances"], 0), _fmt(row["calls_per_day"], 1),
+                      _fmt(row["busy_share"], 3))
+    stdout.print(table)
+    stdout.print(work.describe() + "; use it as --busy-fraction for fcov site --model mexclp", highlight=False,
+                 markup=False, soft_wrap=True)
+    with temp_output_path(out) as tmp:
+        save_csv(frame, tmp)

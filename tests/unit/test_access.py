@@ -378,3 +378,23 @@ def test_demo_peak_is_slower_than_offpeak(demo_study) -> None:
     off = demo_study.coverage(dataclasses.replace(run, mode="drive@offpeak")).table()
     assert (peak["mean_time_min"] >= off["mean_time_min"] - 1e-9).all()
     assert (peak["mean_time_min"] > off["mean_time_min"]).any()
+
+
+def test_fcov_workload_prints_the_busy_fraction(demo_study, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import coverage.cli._common as common
+    from coverage.cli import load_commands
+    from coverage.cli._app import run_app
+
+    load_commands()
+    network = demo_study.network("drive")
+    monkeypatch.setattr(common, "load_network", lambda path, *, mode: network)
+    data = REPO / "data"
+    code = run_app(["workload", "--facilities", str(data / "facilities" / "demo_facilities_gcj02.csv"), "--crs",
+                    "gcj02", "--network", str(data / "network" / "demo_county.osm"), "--boundaries",
+                    str(data / "boundaries" / "demo_districts.geojson"), "--population",
+                    str(data / "population" / "demo_population.tif"), "--aggregate", "2",
+                    "--calls-per-thousand-per-day", "0.12", "--service-min", "60", "--out", str(tmp_path / "w.csv")])
+    assert code == 0
+    assert "q = 0.2273" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "w.csv", encoding="utf-8-sig")) == 3
