@@ -88,6 +88,10 @@ def create_app(state: ServeState) -> FastAPI:
     from coverage.serve.points import check_crs, read_request_points, stations_csv
 
     app = FastAPI(
+        # /docs is served below from the swagger-ui-bundle package: FastAPI's default loads it from a CDN,
+        # which a meeting-room machine without internet cannot reach
+        docs_url=None,
+        redoc_url=None,
         title="fcov serve: what-if for proposed 120 stations",
         description=("Add, move and remove proposed stations and see every district's verdict change. The numbers "
                      "equal `fcov check-stations` on the same inputs; see docs/serve.md."),
@@ -171,10 +175,27 @@ def create_app(state: ServeState) -> FastAPI:
         return Response(content=buffer.getvalue(), media_type="application/zip",
                         headers={"Content-Disposition": 'attachment; filename="fcov_report.zip"'})
 
+    _offline_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/vendor", StaticFiles(directory=VENDOR), name="vendor")
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` with its script and style from the installed swagger-ui-bundle."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    app.mount("/_swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def _docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title}: API",
+                                   swagger_js_url="/_swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/_swagger/swagger-ui.css",
+                                   swagger_favicon_url="/_swagger/favicon-32x32.png")
 
 
 def _version() -> str:

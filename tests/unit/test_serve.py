@@ -77,6 +77,16 @@ def test_status_and_study(served: Any) -> None:
     assert study["roads"]["features"]
 
 
+def test_api_docs_page_needs_no_cdn(served: Any) -> None:
+    _, client = served
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "/_swagger/swagger-ui-bundle.js" in page.text
+    assert client.get("/_swagger/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/_swagger/swagger-ui.css").status_code == 200
+    assert "/api/scenario" in client.get("/openapi.json").json()["paths"]
+
+
 def test_scenario_equals_check_stations_for_the_demo_proposal(served: Any, demo_check: Any) -> None:
     """The demo's proposed file posted as-is (GCJ-02) gives check-stations' numbers, district by district."""
     _, client = served
