@@ -46,7 +46,7 @@ def _previous_sections(path: Path) -> dict[str, str]:
 def main() -> int:
     only = set(sys.argv[1:])
     results = HERE / "results.md"
-    sections = _previous_sections(results) if only else {}
+    sections: dict[str, str] = {}
     header = (
         f"# Benchmark results\n\nWritten {dt.datetime.now().isoformat(timespec='seconds')}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
@@ -72,6 +72,9 @@ def main() -> int:
         heading, _, rest = body.partition("\n")
         sections[name] = f"{heading}\n\n{stamp}{rest.lstrip()}".rstrip() + "\n"
         print(f"   done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    if only:
+        # read at the end, not the start: another bench run may have written its section meanwhile
+        sections = {**_previous_sections(results), **sections}
     text = header + "".join(f"\n<!-- bench:{n} -->\n{sections[n]}<!-- /bench:{n} -->\n" for n in sorted(sections))
     tmp = HERE / ".results.md.tmp"
     tmp.write_text(text, encoding="utf-8")

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 TEMP_MARK = "fcov-tmp-"
@@ -159,3 +160,28 @@ def _why_unwritable(path: Path) -> str:
         return "it is on a read-only file system; write the results to another disk or folder (e.g. --out ~/fcov-results)"
     return ("permission denied (or the folder is immutable: check `ls -ld` and `lsattr -d`); choose a folder you can "
             "write to, or fix its permissions")
+
+
+def read_toml(path: str | os.PathLike[str], what: str, hint: str) -> dict[str, Any]:
+    """Parse a TOML input file, turning every failure into an InputFileError naming ``what`` and the file.
+
+    ``hint`` says where the expected format is described. Read as utf-8-sig: Windows editors add a BOM that
+    TOML itself does not allow.
+    """
+    import tomllib
+
+    from coverage.errors import InputFileError
+
+    toml_path = Path(path)
+    if not toml_path.is_file():
+        state = "is a directory" if toml_path.is_dir() else "does not exist"
+        raise InputFileError(f"{what} {toml_path} {state}; pass an existing TOML file ({hint})")
+    try:
+        return tomllib.loads(toml_path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"{what} {toml_path}: not UTF-8 text ({err}); save it as UTF-8") from err
+    except tomllib.TOMLDecodeError as err:
+        raise InputFileError(f"{what} {toml_path}: not valid TOML ({err}); fix the syntax ({hint})") from err
+    except OSError as err:
+        raise InputFileError(f"{what} {toml_path}: cannot be read ({err.strerror or err})") from err
+

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coverage._io import temp_output_path
+from coverage._io import TEMP_MARK, temp_output_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -905,7 +905,8 @@ def write_coverage_outputs(result: Any, out_dir: str | Path) -> list[Path]:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".coverage-", dir=out))
+    # named like temp_output_path's files (mark + PID) so the next run's output check removes it after a kill -9
+    tmp = Path(tempfile.mkdtemp(prefix=f".coverage.{TEMP_MARK}{os.getpid()}-", dir=out))
     written: list[Path] = []
     units = column_units(result.targets, getattr(result, "ratio_targets", ()))
     try:

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from coverage._io import read_toml
 from coverage.crs import WGS84
 from coverage.errors import CrsError, InputFileError
 from coverage.inputs import _tabular as tab
@@ -224,19 +224,7 @@ def _resolve_type_rules(type_rules: TypeRules | str | Path | None) -> TypeRules:
 
 
 def _read_rules_toml(path: Path) -> dict[str, object]:
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        msg = f"facility type rules file {path} {what}; pass an existing TOML file ({_FORMAT_HINT})"
-        raise InputFileError(msg)
-    try:
-        # utf-8-sig: Windows editors add a BOM that TOML itself does not allow.
-        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as err:
-        msg = f"facility type rules file {path}: not UTF-8 text ({err}); save it as UTF-8"
-        raise InputFileError(msg) from err
-    except tomllib.TOMLDecodeError as err:
-        msg = f"facility type rules file {path}: not valid TOML ({err}); fix the syntax ({_FORMAT_HINT})"
-        raise InputFileError(msg) from err
+    return read_toml(path, "facility type rules file", _FORMAT_HINT)
 
 
 def _rule_error(path: Path, number: int, raw: dict[str, object], problem: str, fix: str) -> InputFileError:

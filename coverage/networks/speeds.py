@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from coverage._io import read_toml
 from coverage.errors import InputFileError
 
 __all__ = [
@@ -95,15 +95,7 @@ class SpeedModel:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError as err:
-        msg = f"speeds file {str(path)!r} does not exist; pass an existing TOML file to --speeds"
-        raise InputFileError(msg) from err
-    except tomllib.TOMLDecodeError as err:
-        msg = f"speeds file {str(path)!r} is not valid TOML: {err}"
-        raise InputFileError(msg) from err
+    return read_toml(path, "speeds file", "see coverage/networks/default_speeds.toml for the format; pass it to --speeds")
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any], *, where: str, path: str) -> None:

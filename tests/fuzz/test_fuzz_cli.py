@@ -14,13 +14,11 @@ import pytest
 from tests.fuzz import runner
 
 # Readers that live outside this issue's files (coverage/maps reads the map's own layers, coverage/study.py
-# reads --urban-areas with geopandas directly, coverage/networks/speeds.py reads --speeds): these cases still
+# reads --urban-areas with geopandas directly): these cases still
 # fail there and are kept visible as strict xfails, so the day those readers validate the markers have to go.
 _MAP_LAYERS = "coverage/maps reads the map's layers (read_layer) and its population overlay itself, without the inputs' validation"
 _URBAN_AREAS = "coverage/study.py reads --urban-areas with geopandas, not coverage.inputs.boundaries"
-_SPEEDS = "coverage/networks/speeds.py reads --speeds as UTF-8 without catching UnicodeDecodeError"
 KNOWN_OUTSIDE: dict[str, str] = {
-    **{f"speeds-{name}@network:--speeds": _SPEEDS for name in ("not-utf8", "binary-garbage")},
     **{f"points-{name}@map:F": _MAP_LAYERS for name in ("null-geometry", "string-coordinates")},
     **{f"polygons-{name}@map:B": _MAP_LAYERS for name in (
         "nan-vertex", "degenerate-ring", "collinear-ring", "inf-vertex", "degrees-out-of-range",
