@@ -341,16 +341,9 @@ class Study:
     def _urban(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         if self.inputs.urban_areas is not None:
-            import geopandas as gpd
+            from coverage.inputs.boundaries import read_polygons
 
-            try:
-                urban = gpd.read_file(self.inputs.urban_areas)
-            except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
-                msg = f"cannot read urban areas {self.inputs.urban_areas}: {err}; give polygons (GPKG/GeoJSON/SHP)"
-                raise InputFileError(msg) from err
-            if urban.crs is None:
-                msg = f"urban areas {self.inputs.urban_areas} have no CRS; save them with one (e.g. EPSG:4326)"
-                raise InputFileError(msg)
+            urban = read_polygons(self.inputs.urban_areas, "urban areas file")
             kwargs["urban_areas"] = urban
         if self.inputs.urban_density is not None:
             kwargs["urban_rule"] = "density"

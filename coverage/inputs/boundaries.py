@@ -56,69 +56,11 @@ def read_boundaries(
     valid (Multi)Polygon geometry.
     """
     import geopandas as gpd
-    import numpy as np
     import pandas as pd
-    import shapely
 
     path = Path(path)
-    tab.check_exists(path, "boundaries file")
-    if path.suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
-        msg = f"{path}: boundaries must be polygons in GeoJSON, GeoPackage (.gpkg) or Shapefile (.shp), not a table"
-        raise InputFileError(msg)
-    if path.suffix.lower() == ".json" and _is_ningbo_layout(path):
-        msg = (
-            f"{path}: this is the Ningbo hospital JSON layout (facility outlines with centroids), not district "
-            "boundaries; pass it as facilities, and give district polygons as GeoJSON/GeoPackage/Shapefile"
-        )
-        raise InputFileError(msg)
-    gdf = tab.read_vector(path, layer=layer, encoding=encoding)
-    if gdf.empty:
-        msg = f"{path}: the layer has no features"
-        raise InputFileError(msg)
-    if gdf.crs is None:
-        msg = (
-            f"{path}: the layer has no coordinate reference system. Add one, e.g. "
-            f"`ogr2ogr -a_srs EPSG:4326 fixed{path.suffix} {path.name}` (or a .prj for a Shapefile, "
-            "or EPSG:4490 for CGCS2000 data)"
-        )
-        raise CrsError(msg)
-
-    problems = tab.Problems(path)
+    gdf, fixed, problems = _checked_polygons(path, "boundaries file", layer=layer, encoding=encoding)
     labels = [f"feature {i + 1}" for i in range(len(gdf))]
-    geoms = np.asarray(gdf.geometry.array, dtype=object)
-    repaired = 0
-    fixed: list[object] = []
-    geographic = gdf.crs.is_geographic
-    for i, geom in enumerate(geoms):
-        if geom is None or geom.is_empty:
-            problems.add(f"{labels[i]}: the geometry is empty; draw the district polygon or delete the feature")
-            fixed.append(None)
-            continue
-        coordinate_problem = _coordinate_problem(geom, geographic=geographic, crs=gdf.crs.to_string())
-        if coordinate_problem:
-            problems.add(f"{labels[i]}: {coordinate_problem}")
-            fixed.append(None)
-            continue
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            if geom.geom_type == "GeometryCollection":
-                geom = _polygonal_part(geom)
-            if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
-                kind = "no polygon" if geom is None else f"a {geom.geom_type}"
-                problems.add(f"{labels[i]}: geometry is {kind}; boundaries must be polygons")
-                fixed.append(None)
-                continue
-        if not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            geom = _polygonal_part(shapely.make_valid(geom))
-            if geom is None:
-                problems.add(f"{labels[i]}: invalid polygon ({reason}) has no area after repair; redraw it")
-                fixed.append(None)
-                continue
-            repaired += 1
-            logger.debug("%s %s: repaired invalid polygon (%s)", path, labels[i], reason)
-        fixed.append(geom)
-    if repaired:
-        logger.warning("%s: repaired %d invalid polygon(s) with make_valid", path, repaired)
 
     columns = [str(c) for c in gdf.columns if c != gdf.geometry.name]
     find = {"path": path, "required": False}
@@ -165,6 +107,92 @@ def read_boundaries(
     result.index = range(len(result))
     logger.info("read %d district boundaries from %s", len(result), path.name)
     return result
+
+
+def read_polygons(path: str | Path, what: str, *, layer: str | int | None = None) -> gpd.GeoDataFrame:
+    """Read any polygon layer (e.g. urban areas) with the boundaries' checks, in EPSG:4326.
+
+    ``what`` names the input in messages ("urban areas file"). Every feature problem (empty, NaN or
+    out-of-range vertices, not polygons, invalid beyond repair) is reported with its feature number.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    path = Path(path)
+    gdf, fixed, problems = _checked_polygons(path, what, layer=layer, encoding=None)
+    problems.raise_if_any(what=what, row_convention=tab.ROW_CONVENTION_VECTOR)
+    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    result = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(fixed, crs=gdf.crs).values, crs=gdf.crs)
+    return result.to_crs(WGS84) if not result.crs.equals(WGS84) else result
+
+
+def _checked_polygons(
+    path: Path, what: str, *, layer: str | int | None, encoding: str | None
+) -> tuple[gpd.GeoDataFrame, list[object], tab.Problems]:
+    """The layer, its (repaired) polygons and the problems found, before any attribute is read."""
+    import numpy as np
+    import shapely
+
+    tab.check_exists(path, what)
+    if path.suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
+        msg = f"{path}: {what.removesuffix(' file')} must be polygons in GeoJSON, GeoPackage (.gpkg) or Shapefile (.shp), not a table"
+        raise InputFileError(msg)
+    if path.suffix.lower() == ".json" and _is_ningbo_layout(path):
+        msg = (
+            f"{path}: this is the Ningbo hospital JSON layout (facility outlines with centroids), not district "
+            "boundaries; pass it as facilities, and give district polygons as GeoJSON/GeoPackage/Shapefile"
+        )
+        raise InputFileError(msg)
+    gdf = tab.read_vector(path, layer=layer, encoding=encoding)
+    if gdf.empty:
+        msg = f"{path}: the layer has no features"
+        raise InputFileError(msg)
+    if gdf.crs is None:
+        msg = (
+            f"{path}: the layer has no coordinate reference system. Add one, e.g. "
+            f"`ogr2ogr -a_srs EPSG:4326 fixed{path.suffix} {path.name}` (or a .prj for a Shapefile, "
+            "or EPSG:4490 for CGCS2000 data)"
+        )
+        raise CrsError(msg)
+
+    problems = tab.Problems(path)
+    labels = [f"feature {i + 1}" for i in range(len(gdf))]
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    repaired = 0
+    fixed: list[object] = []
+    geographic = gdf.crs.is_geographic
+    for i, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
+            problems.add(f"{labels[i]}: the geometry is empty; draw the district polygon or delete the feature")
+            fixed.append(None)
+            continue
+        coordinate_problem = _coordinate_problem(geom, geographic=geographic, crs=gdf.crs.to_string())
+        if coordinate_problem:
+            problems.add(f"{labels[i]}: {coordinate_problem}")
+            fixed.append(None)
+            continue
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            if geom.geom_type == "GeometryCollection":
+                geom = _polygonal_part(geom)
+            if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
+                kind = "no polygon" if geom is None else f"a {geom.geom_type}"
+                problems.add(f"{labels[i]}: geometry is {kind}; {what.removesuffix(' file')} must be polygons")
+                fixed.append(None)
+                continue
+        if not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            geom = _polygonal_part(shapely.make_valid(geom))
+            if geom is None:
+                problems.add(f"{labels[i]}: invalid polygon ({reason}) has no area after repair; redraw it")
+                fixed.append(None)
+                continue
+            repaired += 1
+            logger.debug("%s %s: repaired invalid polygon (%s)", path, labels[i], reason)
+        fixed.append(geom)
+    if repaired:
+        logger.warning("%s: repaired %d invalid polygon(s) with make_valid", path, repaired)
+
+    return gdf, fixed, problems
 
 
 def _coordinate_problem(geom: object, *, geographic: bool, crs: str) -> str | None:

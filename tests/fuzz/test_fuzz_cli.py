@@ -13,21 +13,15 @@ import pytest
 
 from tests.fuzz import runner
 
-# Readers that live outside this issue's files (coverage/maps reads the map's own layers, coverage/study.py
-# reads --urban-areas with geopandas directly): these cases still
-# fail there and are kept visible as strict xfails, so the day those readers validate the markers have to go.
+# Readers that do not validate yet (coverage/maps reads the map's own layers): these cases still fail there and
+# are kept visible as strict xfails, so the day those readers validate the markers have to go.
 _MAP_LAYERS = "coverage/maps reads the map's layers (read_layer) and its population overlay itself, without the inputs' validation"
-_URBAN_AREAS = "coverage/study.py reads --urban-areas with geopandas, not coverage.inputs.boundaries"
 KNOWN_OUTSIDE: dict[str, str] = {
     **{f"points-{name}@map:F": _MAP_LAYERS for name in ("null-geometry", "string-coordinates")},
     **{f"polygons-{name}@map:B": _MAP_LAYERS for name in (
         "nan-vertex", "degenerate-ring", "collinear-ring", "inf-vertex", "degrees-out-of-range",
         "projected-metres-as-degrees", "number-not-ring", "no-features", "points-not-polygons", "null-geometry",
         "duplicate-ids", "table-not-polygons")},
-    **{f"polygons-{name}@coverage:--urban-areas": _URBAN_AREAS for name in (
-        "nan-vertex", "degenerate-ring", "collinear-ring", "inf-vertex", "degrees-out-of-range",
-        "projected-metres-as-degrees", "number-not-ring", "no-features", "points-not-polygons", "null-geometry",
-        "table-not-polygons")},
     "raster-no-crs@map:--population": _MAP_LAYERS,
     "raster-corrupt-compressed-data@map:--population": _MAP_LAYERS,
 }
@@ -40,9 +34,7 @@ def _params() -> list[object]:
     for case in CASES:
         marks = []
         if case.id in KNOWN_OUTSIDE:
-            # the --urban-areas ones run a whole coverage analysis (about 4 s each) before they fail: not run
-            run = KNOWN_OUTSIDE[case.id] is not _URBAN_AREAS
-            marks.append(pytest.mark.xfail(strict=True, run=run, reason=KNOWN_OUTSIDE[case.id]))
+            marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_OUTSIDE[case.id]))
         params.append(pytest.param(case, id=case.id, marks=marks))
     return params
 
