@@ -130,6 +130,8 @@ class CoverageRun:
     isochrones_km: tuple[float, ...] = _key((), "isochrone polygons to draw (network km)")
     isochrone_buffer_m: float | None = _key(None, "half-width around reached streets (m; default 100 drive, 40 walk)",
                                             min_exclusive=0)
+    period: str | None = _key(None, "speed period of the drive network for this run: peak | offpeak | night "
+                                    "(default: the network as built)", choices=("peak", "offpeak", "night"))
     periods: tuple[str, ...] = _key((), "also run the drive coverage per speed period (peak, offpeak, night) and "
                                         "report response times side by side")
 

@@ -279,10 +279,6 @@ def _access_section(run: AccessRun, folder: Path, map_link: str) -> Section:
 
 def run_periods_stage(inputs: Study, run: CoverageRun, folder: Path) -> bool:
     """The coverage of ``run`` once per speed period (drive@peak, ...) into periods.csv; True when reused."""
-    import dataclasses
-
-    import pandas as pd
-
     from coverage.outputs import save_csv
     from coverage._io import temp_output_path
 
@@ -290,16 +286,10 @@ def run_periods_stage(inputs: Study, run: CoverageRun, folder: Path) -> bool:
     key = _stage_key(inputs, "periods", settings)
     if _fresh(folder, key, ["periods.csv"]):
         return True
-    frames = []
-    for period in run.periods:
-        mode = f"{inputs.coverage_mode(run.standard, run.mode)}@{period}"
-        table = inputs.coverage(dataclasses.replace(run, mode=mode, isochrones_minutes=(), isochrones_km=())).table()
-        keep = table[["district", "pop", "covered_pct", "mean_time_min", "p90_time_min"]].copy()
-        keep.insert(0, "period", period)
-        frames.append(keep)
+    table = inputs.coverage_by_period(run, run.periods)
     folder.mkdir(parents=True, exist_ok=True)
     with temp_output_path(folder / "periods.csv") as tmp:
-        save_csv(pd.concat(frames, ignore_index=True), tmp)
+        save_csv(table, tmp)
     _write_stamp(folder, key, settings)
     return False
 

@@ -49,6 +49,7 @@ from coverage.errors import CoverageError, InputFileError, PopulationError
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
 
     from coverage.access.run import AccessResult
     from coverage.access.workload import Workload
@@ -460,6 +461,19 @@ class Study:
 
         return get_standard(standard_id) if standard_id else None
 
+    def coverage_by_period(self, run: CoverageRun, periods: Sequence[str]) -> pd.DataFrame:
+        """The coverage of ``run`` once per speed period: district x period rows of covered %, mean and P90 minutes."""
+        import dataclasses
+
+        import pandas as pd
+
+        frames = []
+        for period in periods:
+            one = dataclasses.replace(run, period=period, isochrones_minutes=(), isochrones_km=())
+            keep = self.coverage(one).table()[["district", "pop", "covered_pct", "mean_time_min", "p90_time_min"]]
+            frames.append(keep.assign(period=period)[["period", *keep.columns]])
+        return pd.concat(frames, ignore_index=True)
+
     def coverage(self, run: CoverageRun) -> CoverageResult:
         """Population-weighted coverage per district for one standard (or explicit targets)."""
         from coverage.metrics import evaluate_coverage
@@ -467,6 +481,10 @@ class Study:
         standard = self._standard(run.standard)
         targets = self._targets(run.minutes, run.km)
         mode = self.coverage_mode(run.standard, run.mode)
+        if run.period:
+            if mode != "drive":
+                raise CoverageError(f"a speed period ({run.period}) applies to the drive network, not to {mode}")
+            mode = f"drive@{run.period}"
         network = self.network(mode) if self.has_network else None
         demand = self.demand
         kwargs: dict[str, Any] = {}

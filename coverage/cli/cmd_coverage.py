@@ -19,6 +19,39 @@ if TYPE_CHECKING:
     from coverage.metrics import CoverageResult
 
 
+def _periods(text: str | None) -> tuple[str, ...]:
+    from coverage.networks.speeds import PERIODS
+
+    if text is None:
+        return ()
+    chosen = PERIODS if text.strip() == "all" else split_types(text)
+    unknown = [p for p in chosen if p not in PERIODS]
+    if unknown:
+        from coverage.errors import CoverageError
+
+        raise CoverageError(f"--periods: unknown period(s) {', '.join(unknown)}; use all or some of {', '.join(PERIODS)}")
+    return chosen
+
+
+def _write_periods(by_period: Any, out: Path) -> None:
+    from rich.table import Table
+
+    from coverage._io import temp_output_path
+    from coverage.outputs import save_csv
+
+    with temp_output_path(out / "periods.csv") as tmp:
+        save_csv(by_period, tmp)
+    wide = by_period.pivot_table(index="district", columns="period", values="mean_time_min", sort=False)
+    table = Table(title="mean response minutes by speed period 分时段平均响应时间")
+    table.add_column("区县 district")
+    for name in wide.columns:
+        table.add_column(str(name), justify="right")
+    for district, row in wide.iterrows():
+        table.add_row(str(district), *(_fmt(v, 1) for v in row))
+    stdout.print(table)
+    stdout.print(f"periods: {out / 'periods.csv'}", highlight=False, soft_wrap=True)
+
+
 def _print_result(result: CoverageResult, out: Path) -> None:
     from rich.table import Table
 
@@ -122,6 +155,14 @@ def coverage_command(
     crs: Annotated[
         str | None, typer.Option("--crs", help="Coordinate system of the facility points (default: global --crs).")
     ] = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="Drive speed period of this run: peak | offpeak | night "
+                                                  "(default_speeds.toml [periods]; default: the network as built).")
+    ] = None,
+    periods: Annotated[
+        str | None, typer.Option("--periods", help="Also run once per period and write periods.csv side by side: "
+                                                   "all, or e.g. peak,offpeak.")
+    ] = None,
 ) -> None:
     """Population-weighted access per district, pass/fail per target, and coverage gaps."""
     from coverage.errors import CoverageError
@@ -143,6 +184,7 @@ def coverage_command(
         straight_line=straight_line, target_share=target_share, range=range_choice, worst=worst,
         isochrones_minutes=tuple(_floats(isochrones_minutes, "--isochrones-minutes")),
         isochrones_km=tuple(_floats(isochrones_km, "--isochrones-km")),
+        period=period, periods=_periods(periods),
     )
     _c.check_options(run)
     if run.standard is None and not run.minutes and not run.km:
@@ -157,7 +199,10 @@ def coverage_command(
     with progress_tasks() as make_progress:
         study.set_progress(make_progress)
         result = study.coverage(run)
+        by_period = study.coverage_by_period(run, run.periods) if run.periods else None
     report_population(study)
     write_coverage_outputs(result, out)
     write_verdicts(result.verdicts, out)
     _print_result(result, out)
+    if by_period is not None:
+        _write_periods(by_period, out)

@@ -102,3 +102,27 @@ def test_missing_population_exits_2(files: dict[str, Path], capsys: pytest.Captu
                 "--out", str(files["out"])])
     assert code == 2
     assert "give the population" in capsys.readouterr().err
+
+
+def test_coverage_per_speed_period(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """--period slows the drive network by the period's factors; --periods lists each period's run side by side."""
+    base = ["coverage", "--boundaries", str(files["b"]), "--facilities", str(files["f"]), "--network",
+            str(files["n"]), "--population", str(files["r"]), "--minutes", "5,10", "--facility-type", "ems"]
+
+    def mean_minutes(folder: Path) -> pd.Series:
+        table = pd.read_csv(folder / "coverage.csv", encoding="utf-8-sig")
+        table.columns = machine_keys(table.columns)
+        return table.set_index("district")["mean_time_min"]
+
+    assert run([*base, "--out", str(files["out"] / "free")]) == 0
+    assert run([*base, "--period", "peak", "--out", str(files["out"] / "peak")]) == 0
+    assert run([*base, "--periods", "peak,night", "--out", str(files["out"] / "both")]) == 0
+    free, peak = mean_minutes(files["out"] / "free"), mean_minutes(files["out"] / "peak")
+    assert (peak > free).all(), "rush hour must be slower than the network as built"
+    side = pd.read_csv(files["out"] / "both" / "periods.csv", encoding="utf-8-sig")
+    side.columns = machine_keys(side.columns)
+    assert list(dict.fromkeys(side["period"])) == ["peak", "night"]
+    peak_rows = side[side["period"] == "peak"].set_index("district")["mean_time_min"]
+    assert peak_rows.to_dict() == pytest.approx(peak.to_dict(), abs=0.05)  # coverage.csv keeps one decimal
+    assert "periods.csv" in capsys.readouterr().out
+    assert run([*base, "--periods", "rush", "--out", str(files["out"] / "bad")]) == 2
