@@ -189,11 +189,49 @@ def read_layer(path: str | os.PathLike[str], what: str, *, layer: str | None = N
         detail = f" (layer {layer!r})" if layer else ""
         msg = f"cannot read {what} from {path}{detail}: {err}; use a GeoPackage, GeoJSON or shapefile"
         raise InputFileError(msg) from err
+    if not isinstance(frame, gpd.GeoDataFrame):
+        msg = f"{what} file {path} has no geometry (a table?); use a GeoPackage, GeoJSON or shapefile"
+        raise InputFileError(msg)
     if frame.crs is None:
         msg = f"{what} file {path} declares no CRS; save it with one (EPSG:4326 expected)"
         raise CrsError(msg)
+    if what in _POLYGON_LAYERS:
+        from coverage.inputs.boundaries import read_polygons
+
+        # the boundaries' own checks (empty, NaN/out-of-range vertices, not polygons, invalid beyond repair)
+        frame = read_polygons(path, f"{what} file", layer=layer)
+        if "district_id" in frame.columns and frame["district_id"].duplicated().any():
+            dup = frame.loc[frame["district_id"].duplicated(), "district_id"].iloc[0]
+            msg = f"{what} file {path}: district_id {dup!r} appears more than once; give each district one feature"
+            raise InputFileError(msg)
+    elif what in _POINT_LAYERS:
+        _check_points(frame, path, what)
     logger.debug("read %d %s features from %s", len(frame), what, path)
     return frame
+
+
+_POLYGON_LAYERS = ("districts",)
+_POINT_LAYERS = ("facilities", "proposed", "suggested")
+
+
+def _check_points(frame: gpd.GeoDataFrame, path: Path, what: str) -> None:
+    """Every feature a point with finite coordinates (in degrees' range for a geographic CRS)."""
+    import numpy as np
+
+    geoms = frame.geometry
+    bad = [f"feature {i + 1}: no geometry" for i, g in enumerate(geoms) if g is None or g.is_empty]
+    bad += [f"feature {i + 1}: a {g.geom_type}, not a point" for i, g in enumerate(geoms)
+            if g is not None and not g.is_empty and g.geom_type != "Point"]
+    if not bad:
+        x, y = geoms.x.to_numpy(dtype=float), geoms.y.to_numpy(dtype=float)
+        wrong = ~(np.isfinite(x) & np.isfinite(y))
+        if frame.crs.is_geographic:
+            wrong |= (np.abs(x) > 180) | (np.abs(y) > 90)
+        bad += [f"feature {i + 1}: coordinates ({x[i]}, {y[i]}) are not a place on Earth" for i in np.flatnonzero(wrong)]
+    if bad:
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        msg = f"{what} file {path}: {'; '.join(bad[:5])}{more}; fix or delete these features"
+        raise InputFileError(msg)
 
 
 def layers_from_coverage_dir(directory: str | os.PathLike[str]) -> MapLayers:

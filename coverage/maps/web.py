@@ -421,14 +421,22 @@ def _population_overlay(path: Path, *, gcj: bool, lang: str, max_pixels: int = 1
         msg = f"cannot read population raster {path}: {err}; pass a GeoTIFF of population counts"
         raise CoverageError(msg) from err
     with src:
-        reader = src if src.crs is not None and src.crs.to_epsg() == 4326 else WarpedVRT(src, crs="EPSG:4326")
+        if src.crs is None:
+            msg = f"population raster {path} has no CRS; set one (e.g. gdal_edit.py -a_srs EPSG:4326)"
+            raise CoverageError(msg)
+        reader = src if src.crs.to_epsg() == 4326 else WarpedVRT(src, crs="EPSG:4326")
+        west, south, east, north = reader.bounds
         scale = max(reader.width, reader.height) / max_pixels
         out_shape = (max(1, round(reader.height / max(scale, 1.0))), max(1, round(reader.width / max(scale, 1.0))))
-        # Display only: average counts per displayed pixel (the analysis never uses this image).
-        values = reader.read(1, masked=True, out_shape=out_shape, resampling=Resampling.average)
-        west, south, east, north = reader.bounds
-        if reader is not src:
-            reader.close()
+        try:
+            # Display only: average counts per displayed pixel (the analysis never uses this image).
+            values = reader.read(1, masked=True, out_shape=out_shape, resampling=Resampling.average)
+        except rasterio.errors.RasterioError as err:
+            msg = f"cannot read the cells of population raster {path}: {err}; the file is damaged, export it again"
+            raise CoverageError(msg) from err
+        finally:
+            if reader is not src:
+                reader.close()
     rgba = _colour_population(values, colormaps["YlOrRd"])
     if gcj:
         d_lon, d_lat = gcj02_offset_deg((west + east) / 2.0, (south + north) / 2.0)

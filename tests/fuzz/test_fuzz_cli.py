@@ -13,18 +13,9 @@ import pytest
 
 from tests.fuzz import runner
 
-# Readers that do not validate yet (coverage/maps reads the map's own layers): these cases still fail there and
-# are kept visible as strict xfails, so the day those readers validate the markers have to go.
-_MAP_LAYERS = "coverage/maps reads the map's layers (read_layer) and its population overlay itself, without the inputs' validation"
-KNOWN_OUTSIDE: dict[str, str] = {
-    **{f"points-{name}@map:F": _MAP_LAYERS for name in ("null-geometry", "string-coordinates")},
-    **{f"polygons-{name}@map:B": _MAP_LAYERS for name in (
-        "nan-vertex", "degenerate-ring", "collinear-ring", "inf-vertex", "degrees-out-of-range",
-        "projected-metres-as-degrees", "number-not-ring", "no-features", "points-not-polygons", "null-geometry",
-        "duplicate-ids", "table-not-polygons")},
-    "raster-no-crs@map:--population": _MAP_LAYERS,
-    "raster-corrupt-compressed-data@map:--population": _MAP_LAYERS,
-}
+# Case id -> reason, for a reader known not to validate yet: kept visible as a strict xfail, so the marker has
+# to go the day the reader is fixed. Empty: every reader validates.
+KNOWN_OUTSIDE: dict[str, str] = {}
 
 CASES = runner.all_cases()
 
