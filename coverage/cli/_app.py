@@ -203,7 +203,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code=code)
 
 
-_COMMAND_CACHE: dict[tuple[int, int], Any] = {}
+_COMMAND_CACHE: dict[tuple[int, ...], Any] = {}
 
 
 def _click_command() -> Any:
@@ -212,7 +212,8 @@ def _click_command() -> Any:
     ``app(...)`` rebuilds it from every command's signature on each call (about 0.1 s); the tests and the
     what-if server call :func:`run_app` many times in one process.
     """
-    key = (len(app.registered_commands), len(app.registered_groups))
+    # keyed on the commands themselves, not their count: a test may swap one command for another
+    key = tuple(id(c.callback) for c in app.registered_commands) + tuple(id(g) for g in app.registered_groups)
     if key not in _COMMAND_CACHE:
         _COMMAND_CACHE.clear()
         _COMMAND_CACHE[key] = typer.main.get_command(app)
