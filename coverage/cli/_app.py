@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
+import typer.main
 from rich.console import Console
 
 app = typer.Typer(

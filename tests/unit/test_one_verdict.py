@@ -112,8 +112,6 @@ def test_without_a_network_report_and_command_agree(tmp_path: Path) -> None:
 
 def test_every_option_of_the_report_commands_is_a_config_key() -> None:
     """Walk the options of the commands `fcov report` runs; each must be settable in the config schema."""
-    import typer.main
-
     from coverage.cli._app import app
     from coverage.config import SECTIONS
 
@@ -157,7 +155,6 @@ def test_every_option_of_the_report_commands_is_a_config_key() -> None:
             if not any(c in keys for c in candidates):
                 missing.append(f"fcov {name} --{param.replace('_', '-')} (looked for {', '.join(candidates)})")
     assert not missing, "options with no config key:\n" + "\n".join(missing)
-    del typer.main
 
 
 def test_config_errors_name_section_and_key(tmp_path: Path) -> None:
