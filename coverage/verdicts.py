@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from coverage.metrics import CoverageResult
 
 GRID_COLUMNS = ("district_id", "district", "target", "label", "measured", "threshold", "unit", "status",
-                "shortfall", "shortfall_unit", "explanation_zh", "explanation_en")
+                "shortfall", "shortfall_unit", "explanation_zh", "explanation_en", "alternative_group", "group_status")
 
 
 def _number(value: Any) -> float | None:
@@ -115,6 +115,12 @@ def _count_row(row: dict[str, Any], t: Any) -> dict[str, Any]:
             "shortfall_unit": "stations", "explanation_zh": zh, "explanation_en": en}
 
 
+def _group(row: dict[str, Any], t: Any) -> dict[str, Any]:
+    """The target's alternative group (e.g. rural radius OR one station per township) and whether the group passes."""
+    group = getattr(t, "alternative_group", None) or ""
+    return {"alternative_group": group, "group_status": _status(row.get(f"{group}_pass")) if group else ""}
+
+
 def verdict_grid(result: CoverageResult) -> pd.DataFrame:
     """One row per district (and the total) and target: measured, threshold, status, shortfall, explanation.
 
@@ -129,11 +135,11 @@ def verdict_grid(result: CoverageResult) -> pd.DataFrame:
         base = {"district_id": row.get("district_id"), "district": row.get("district")}
         pop = _number(row.get("pop")) or 0.0
         for t in result.targets:
-            records.append({**base, **_access_row(row, t, target_share)})
+            records.append({**base, **_access_row(row, t, target_share), **_group(row, t)})
         for t in result.ratio_targets:
-            records.append({**base, **_ratio_row(row, t, pop)})
+            records.append({**base, **_ratio_row(row, t, pop), **_group(row, t)})
         for t in result.count_targets:
-            records.append({**base, **_count_row(row, t)})
+            records.append({**base, **_count_row(row, t), **_group(row, t)})
     return pd.DataFrame(records, columns=list(GRID_COLUMNS))
 
 
@@ -143,7 +149,8 @@ def failure_texts(grid: pd.DataFrame) -> pd.DataFrame:
 
     rows = []
     for (did, name), part in grid.groupby(["district_id", "district"], sort=False):
-        failing = part[part["status"] == "fail"]
+        # a failing target whose alternative passes (the radius OR one station per township) is met
+        failing = part[(part["status"] == "fail") & (part["group_status"] != "pass")]
         applied = part[part["status"] != "n/a"]
         verdict = "fail" if len(failing) else "pass" if len(applied) else "n/a"
         rows.append({
@@ -177,6 +184,11 @@ def overview_table(grid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         if r.target not in targets:
             continue
         column = labels[r.target]
+        if r.status == "fail" and r.group_status == "pass":
+            # this target fails but its alternative passes: the district meets the standard here
+            cells.loc[r.district, column] = f"✓ 以替代标准达标 met by the alternative ({r.explanation_zh} | {r.explanation_en})"
+            status.loc[r.district, column] = "pass"
+            continue
         cells.loc[r.district, column] = f"{mark[r.status]} {r.explanation_zh} | {r.explanation_en}" \
             if r.status != "n/a" else "— 不适用 n/a"
         status.loc[r.district, column] = r.status
