@@ -12,6 +12,7 @@ for a GIS.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,14 @@ def access_map(result: AccessResult, *, title: str = "") -> Any:
                                   "fillOpacity": 0.7},
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
     ).add_to(m)
+    # a label on every district (name and score) so a printed or screenshotted map reads without hovering
+    for row, geom in zip(districts.drop(columns="geometry").to_dict("records"), districts.geometry):
+        score = float(row.get("score", float("nan")))
+        point = geom.representative_point()
+        text = f"{html.escape(str(row['district']))}<br>{score:.2f}" if math.isfinite(score) else html.escape(str(row["district"]))
+        folium.Marker([point.y, point.x], icon=folium.DivIcon(
+            html=f"<div style='font:bold 12px sans-serif;text-align:center;white-space:nowrap;"
+                 f"transform:translate(-50%,-50%);text-shadow:0 0 3px #fff'>{text}</div>")).add_to(m)
     legend = (f"<b>{json.dumps(title or name, ensure_ascii=False)[1:-1]}</b><br>"
               + ("<span style='color:#1a9641'>■</span> ≥ plan {0:g}<br><span style='color:#fdae61'>■</span> "
                  "50-100%<br><span style='color:#d7191c'>■</span> &lt; 50%".format(standard) if standard

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -202,6 +203,10 @@ def test_fcov_access_on_the_demo_files(demo_study, tmp_path: Path, capsys: pytes
     assert "227.3 people per unit" in shown  # capacity: 1,000 / 4.4 people per doctor
     assert {p.name for p in tmp_path.iterdir()} >= {"access.gpkg", "access.csv", "access.xlsx", "access.json",
                                                      "access.html"}
+    page = (tmp_path / "access.html").read_text(encoding="utf-8")
+    for district in ("城关街道", "东城街道", "北镇", "南镇", "西山乡"):  # every district labelled on the map
+        escaped = json.dumps(f">{district}<br>")[1:-1].replace("<", "\\u003c").replace(">", "\\u003e")
+        assert escaped in page, district
     assert run_app([*args[:-2], "--out", str(tmp_path / "x"), "--method", "4sfca"]) == 2
 
 
