@@ -298,6 +298,9 @@ def new_highs() -> Any:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("log_to_console", False)
+    if os.environ.get("FCOV_HIGHS_LOG"):  # solver diagnosis: HiGHS's own log on stderr
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", True)
     return h
 
 
