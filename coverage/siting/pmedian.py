@@ -34,7 +34,7 @@ from coverage.siting.builder import (
     nearest_open,
 )
 from coverage.siting.heuristics import p_median_cost, p_median_greedy, p_median_interchange
-from coverage.siting.lagrangian import p_median_bound
+from coverage.siting.pmedian_dual import PMedianPairs, p_median_smoothed_bound, p_median_subgradient
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,34 @@ def _sorted_entries(
     keep = np.isfinite(ds)
     r = np.repeat(np.arange(n_demand), keep.sum(axis=1))
     return r, order[keep].astype(np.int64), ds[keep], reach
+
+
+HEURISTIC_NEAREST_PER_SITE = 5.0
+"""The first greedy and interchange see each point's ``5 n / p`` nearest sites (``n`` sites, ``p`` to open)."""
+
+
+def _nearest_entries(
+    indptr: np.ndarray, col: np.ndarray, d: np.ndarray, esc: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's ``k`` cheapest entries (rows sorted by cost) and an escape priced at the first one left out."""
+    n_rows = indptr.size - 1
+    row = np.repeat(np.arange(n_rows), np.diff(indptr))
+    rank = np.arange(d.size) - indptr[row]
+    keep = rank < k
+    cut = np.flatnonzero(rank == k)
+    near_esc = esc.copy()
+    near_esc[row[cut]] = np.minimum(near_esc[row[cut]], d[cut])
+    return row[keep], col[keep], d[keep], near_esc
+
+
+def _compact(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for integers in ``[0, size)``, in linear time."""
+    present = np.zeros(size, dtype=bool)
+    present[values] = True
+    kept = np.flatnonzero(present)
+    position = np.full(size, -1, dtype=np.int64)
+    position[kept] = np.arange(kept.size)
+    return kept, position[values]
 
 
 def _truncation(
@@ -275,12 +303,17 @@ def _p_median_start(
 LAGRANGE_TIME_SHARE = 0.3
 """Share of the time limit the subgradient loop may use (the rest is for HiGHS on what it leaves)."""
 
+LARGE_LAGRANGE_TIME_SHARE = 0.9
+"""... and when more pairs are left than HiGHS could take (:data:`RADIUS_MAX_PAIRS`)."""
+
 LAGRANGE_ROUND_STEPS = 150
 """Subgradient steps between two local searches from the relaxation's sites."""
 
 LAGRANGE_STALL = 0.05
 """Stop the subgradient rounds when one closes less than this share of the remaining gap."""
-"""Subgradient steps between two local searches from the relaxation's sites."""
+
+SUBGRADIENT_WARM_STEPS = 300
+"""Subgradient steps before the smoothed dual takes over (they find good prices and incumbents fast)."""
 
 
 def _lagrangian(
@@ -325,8 +358,8 @@ def _lagrangian(
     n_demand, n_cols = cost.shape
     deadline = started + time_limit_s
     # Compact problem: rows that have a candidate closer than their fixed site; candidates that appear.
-    model_rows, r_loc = np.unique(r_u, return_inverse=True)
-    used, c_loc = np.unique(c_u, return_inverse=True)
+    model_rows, r_loc = _compact(r_u, n_demand)
+    used, c_loc = _compact(c_u, cand.size)
     n_r, n_c = model_rows.size, used.size
     indptr = np.concatenate([[0], np.cumsum(np.bincount(r_loc, minlength=n_r))])
     wr, esc = w[model_rows], u[model_rows]
@@ -336,6 +369,7 @@ def _lagrangian(
     finite_esc = esc[np.isfinite(esc)]
     big = 2.0 * float(max(d_u.max(), finite_esc.max() if finite_esc.size else 0.0)) + 1.0
     info: dict[str, Any] = {"rows": int(n_r), "candidates_used": int(n_c), "pairs": int(d_u.size)}
+    relaxed = False
 
     def finish(local_open: np.ndarray, status: str, bound: float, how: str) -> SitingResult:
         chosen = used[np.asarray(local_open, dtype=np.int64)]
@@ -344,6 +378,10 @@ def _lagrangian(
         selected = cand[chosen]
         _, best_cost = nearest_open(cost, np.union1d(fixed_arr, selected))
         objective = float((w[active] * best_cost[active]).sum())
+        if status == "optimal" and relaxed and objective > bound + 1e-9 * max(1.0, abs(bound)):
+            # Proven optimal for the truncation relaxation only; its optimum is still a bound.
+            logger.info("p-median: the relaxation's optimum sends points past their cap; reporting its bound")
+            status = "time_limit"
         gap = 0.0 if status == "optimal" else _rel_gap(objective, bound)
         return _finish(
             model="p-median", cost=cost, A=None, w=w, fixed=fixed_arr, selected=selected, objective=objective,
@@ -356,27 +394,50 @@ def _lagrangian(
 
     if p_new >= n_c:
         return finish(np.arange(n_c), "optimal", -np.inf, "trivial")
-    start = p_median_greedy(indptr, c_loc, d_u, wr, esc, n_c, p_new, big=big)
     ls_budget = 0.15 * time_limit_s
-    inc, ub, swaps = p_median_interchange(indptr, c_loc, d_u, wr, esc, n_c, start, big=big, time_limit_s=ls_budget)
+    # The first incumbent only needs each point's nearest few sites: a point is served by one of
+    # its ``HEURISTIC_NEAREST_PER_SITE * n / p`` nearest (the rest stand in as one escape cost).
+    near_i, near_c, near_d, near_esc = _nearest_entries(indptr, c_loc, d_u, esc,
+                                                        max(32, math.ceil(HEURISTIC_NEAREST_PER_SITE * n_c / p_new)))
+    near_ptr = np.concatenate([[0], np.cumsum(np.bincount(near_i, minlength=n_r))])
+    start = p_median_greedy(near_ptr, near_c, near_d, wr, near_esc, n_c, p_new, big=big)
+    inc, _, swaps = p_median_interchange(near_ptr, near_c, near_d, wr, near_esc, n_c, start, big=big,
+                                         time_limit_s=ls_budget)
+    del near_i, near_c, near_d
     info["swaps"] = swaps
     # Prices are capped at twice each row's second-nearest open cost in the incumbent (any prices
     # give a valid bound): only entries below the cap can have negative reduced cost, a few per row.
     is_open = np.zeros(n_c, dtype=bool)
     is_open[inc] = True
-    _, d1, d2, _ = p_median_cost(indptr, c_loc, d_u, wr, esc, is_open, big=big)
+    ub, d1, d2, _ = p_median_cost(indptr, c_loc, d_u, wr, esc, is_open, big=big)
     cap = 2.0 * np.maximum(d2, d1)
     row = np.repeat(np.arange(n_r), np.diff(indptr))
     work = d_u < cap[row]
-    lag_deadline = time.perf_counter() + LAGRANGE_TIME_SHARE * max(0.0, deadline - time.perf_counter())
+    relaxed = not bool(work.all())
+    if relaxed:
+        # From here on, the truncation relaxation: a point whose entries beyond its cap are dropped
+        # may instead pay its first dropped cost without opening anything (a lower bound on the
+        # cost of any site out there). Good solutions never use that (their costs lie far below the
+        # cap), and whether the final one does is checked on the full matrix in ``finish``.
+        first_dropped = np.full(n_r, np.inf)
+        dropped = np.flatnonzero(~work)
+        np.minimum.at(first_dropped, row[dropped], d_u[dropped])
+        esc = np.minimum(esc, first_dropped)
+        row, c_loc, d_u = row[work], c_loc[work], d_u[work]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_r))])
+        info["pairs_relaxed"] = int(d_u.size)
+    pairs = PMedianPairs(row, c_loc, d_u, wr, esc, n_c)
+    # A model too large for HiGHS is left to the bound: give it nearly all the time.
+    share = LAGRANGE_TIME_SHARE if d_u.size <= RADIUS_MAX_PAIRS else LARGE_LAGRANGE_TIME_SHARE
+    lag_deadline = time.perf_counter() + share * max(0.0, deadline - time.perf_counter())
     lam, mu, steps = wr * d1, 2.0, 0
     lb_res = None
     # Rounds of subgradient steps, each followed by a local search from the relaxation's sites
     # (a Lagrangian heuristic, Beasley 1993): the incumbent sharpens the step and the fixing.
     while True:
         round_start = lb_res.bound if lb_res is not None else -np.inf
-        part = p_median_bound(
-            row[work], c_loc[work], d_u[work], wr, esc, n_c, p_new, upper=ub, lam0=lam, lam_cap=wr * cap,
+        part = p_median_subgradient(
+            pairs, p_new, upper=ub, lam0=lam, lam_cap=wr * cap,
             max_iter=LAGRANGE_ROUND_STEPS, time_limit_s=max(0.0, lag_deadline - time.perf_counter()),
             target_gap=max(mip_rel_gap, 1e-9), mu0=mu,
         )
@@ -394,9 +455,34 @@ def _lagrangian(
         gap_now = (ub - lb_res.bound) / max(1.0, abs(ub + constant))
         gained = (lb_res.bound - round_start) / max(1.0, abs(ub + constant))
         if (gap_now <= max(mip_rel_gap, 1e-9) or mu < 1e-5 or time.perf_counter() >= lag_deadline
+                or steps >= SUBGRADIENT_WARM_STEPS
                 or (steps > LAGRANGE_ROUND_STEPS and gained < LAGRANGE_STALL * gap_now)):
-            break  # closed, collapsed, out of time, or the bound has stalled: leave the rest to HiGHS
+            break  # closed, collapsed, out of time, or warm enough for the smoothed dual
     info["lagrangian_steps"] = steps
+    if (ub - lb_res.bound) / max(1.0, abs(ub + constant)) > max(mip_rel_gap, 1e-9) and time.perf_counter() < lag_deadline:
+        # Subgradient steps stall a few hundredths of a percent short of the dual optimum; the
+        # smoothed dual (L-BFGS) gets to within ~1e-8, where the bound proves the incumbent.
+        positive = (wr * d1)[(wr * d1) > 0]
+        best_known = {"sites": inc, "value": ub}
+
+        def improve(seed: np.ndarray) -> float:
+            alt, alt_ub, _ = p_median_interchange(indptr, c_loc, d_u, wr, esc, n_c, seed, big=big,
+                                                  time_limit_s=0.25 * ls_budget)
+            if alt_ub < best_known["value"]:
+                best_known.update(sites=alt, value=alt_ub)
+            return best_known["value"]
+
+        smooth = p_median_smoothed_bound(
+            pairs, p_new, lam0=lb_res.lam, lam_cap=wr * cap, upper=ub,
+            scale=float(np.median(positive)) if positive.size else 1.0,
+            time_limit_s=max(0.0, lag_deadline - time.perf_counter()),
+            target_gap=max(mip_rel_gap, 1e-9) * max(1.0, abs(ub + constant)) / max(1.0, abs(ub)),
+            improve=improve,
+        )
+        info["smoothed_dual_evaluations"] = smooth.iterations
+        inc, ub = best_known["sites"], best_known["value"]
+        if smooth.bound > lb_res.bound:
+            lb_res = smooth
     lb = lb_res.bound
     info["bound"], info["incumbent"] = lb + constant, ub + constant
     tol = max(1e-9 * max(1.0, abs(ub + constant)), mip_rel_gap * abs(ub + constant))
@@ -500,7 +586,10 @@ def _enumerate_subsets(
         np.minimum.at(base, row[is_f], d[is_f])
     import itertools
 
-    combos = np.asarray(list(itertools.combinations(range(free.size), need)), dtype=np.int64).reshape(-1, need)
+    if need == 0:  # fixing forced all p sites open: one set to evaluate
+        combos = np.zeros((1, 0), dtype=np.int64)
+    else:
+        combos = np.asarray(list(itertools.combinations(range(free.size), need)), dtype=np.int64).reshape(-1, need)
     best_value, best_set = np.inf, combos[0] if combos.size else np.zeros(0, np.int64)
     chunk = max(1, ENUM_MAX_CELLS // max(1, n_r * max(need, 1)))
     for lo in range(0, combos.shape[0], chunk):
