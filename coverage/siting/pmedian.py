@@ -403,8 +403,16 @@ def _lagrangian(
     start = p_median_greedy(near_ptr, near_c, near_d, wr, near_esc, n_c, p_new, big=big)
     inc, _, swaps = p_median_interchange(near_ptr, near_c, near_d, wr, near_esc, n_c, start, big=big,
                                          time_limit_s=ls_budget)
-    del near_i, near_c, near_d
     info["swaps"] = swaps
+    logger.debug("p-median: first incumbent after %.2f s", time.perf_counter() - started)
+
+    def local_search(seed: np.ndarray) -> tuple[np.ndarray, float]:
+        # Swaps on the nearest entries only (fast); the result is priced on every pair.
+        sites, _, _ = p_median_interchange(near_ptr, near_c, near_d, wr, near_esc, n_c, seed, big=big,
+                                           time_limit_s=0.25 * ls_budget)
+        mask = np.zeros(n_c, dtype=bool)
+        mask[sites] = True
+        return sites, p_median_cost(indptr, c_loc, d_u, wr, esc, mask, big=big)[0]
     # Prices are capped at twice each row's second-nearest open cost in the incumbent (any prices
     # give a valid bound): only entries below the cap can have negative reduced cost, a few per row.
     is_open = np.zeros(n_c, dtype=bool)
@@ -445,11 +453,10 @@ def _lagrangian(
         if lb_res is None or part.bound > lb_res.bound:
             lb_res = part
         lam, mu = part.lam, part.mu
-        for seed in (part.chosen, part.last_chosen):
+        for seed in (part.chosen,):
             if seed is None or seed.size != p_new:
                 continue
-            alt, alt_ub, _ = p_median_interchange(indptr, c_loc, d_u, wr, esc, n_c, seed, big=big,
-                                                  time_limit_s=0.25 * ls_budget)
+            alt, alt_ub = local_search(seed)
             if alt_ub < ub:
                 inc, ub = alt, alt_ub
         gap_now = (ub - lb_res.bound) / max(1.0, abs(ub + constant))
@@ -459,6 +466,7 @@ def _lagrangian(
                 or (steps > LAGRANGE_ROUND_STEPS and gained < LAGRANGE_STALL * gap_now)):
             break  # closed, collapsed, out of time, or warm enough for the smoothed dual
     info["lagrangian_steps"] = steps
+    logger.debug("p-median: %d subgradient steps done after %.2f s", steps, time.perf_counter() - started)
     if (ub - lb_res.bound) / max(1.0, abs(ub + constant)) > max(mip_rel_gap, 1e-9) and time.perf_counter() < lag_deadline:
         # Subgradient steps stall a few hundredths of a percent short of the dual optimum; the
         # smoothed dual (L-BFGS) gets to within ~1e-8, where the bound proves the incumbent.
@@ -466,8 +474,7 @@ def _lagrangian(
         best_known = {"sites": inc, "value": ub}
 
         def improve(seed: np.ndarray) -> float:
-            alt, alt_ub, _ = p_median_interchange(indptr, c_loc, d_u, wr, esc, n_c, seed, big=big,
-                                                  time_limit_s=0.25 * ls_budget)
+            alt, alt_ub = local_search(seed)
             if alt_ub < best_known["value"]:
                 best_known.update(sites=alt, value=alt_ub)
             return best_known["value"]
