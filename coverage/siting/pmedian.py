@@ -324,10 +324,17 @@ def _lagrangian(
     r"""Exact p-median: incumbent, Lagrangian bound and fixing, then HiGHS on the radius formulation.
 
     1. Incumbent: greedy (Kuehn & Hamburger 1963), then best-improvement swaps with
-       Whitaker's fast interchange (:func:`coverage.siting.heuristics.p_median_interchange`).
-    2. Bound: the Lagrangian relaxation of the assignment rows, maximised by
-       subgradient steps (:func:`coverage.siting.lagrangian.p_median_bound`);
-       the relaxation's own sites seed a second local search.
+       Whitaker's fast interchange (:func:`coverage.siting.heuristics.p_median_interchange`),
+       both on each point's nearest sites; priced on every pair.
+    2. Truncation relaxation: prices are capped at twice each point's
+       second-nearest open cost in the incumbent, entries beyond the cap are
+       dropped and the point may pay its first dropped cost instead (a valid
+       relaxation; ``finish`` prices the answer on the full matrix and never
+       calls it optimal if it would use such an escape).
+       Bound: the Lagrangian relaxation of the assignment rows, maximised by
+       subgradient steps, then by the smoothed dual
+       (:mod:`coverage.siting.pmedian_dual`); the relaxation's own sites seed
+       further local searches.
     3. Fixing: with bound :math:`L`, incumbent :math:`U`, prices :math:`\lambda`
        and column scores :math:`\rho`, forcing demand point ``i`` onto site ``j``
        raises the bound to :math:`L + \Delta_j + \max(0, w_i d_{ij} - \lambda_i)`

@@ -50,7 +50,7 @@ SMOOTHING_STEPS = (1e-2, 1e-3, 1e-4, 1e-5)
 LBFGS_ITERATIONS = 150
 """L-BFGS iterations per temperature."""
 
-NEGLIGIBLE_EXPONENT = -40.0
+NEGLIGIBLE_EXPONENT = -20.0
 """Entries with :math:`(v_i - w_i d_{ij})/\\tau` below this add less than 1e-17 and are skipped."""
 
 
