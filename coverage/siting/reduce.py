@@ -180,26 +180,38 @@ def reduce_cover(
     costs = np.ones(cols.size) if col_cost is None else np.asarray(col_cost, dtype=np.float64)[cols]
 
     changed = True
+    # Rows whose covering set shrank since the last complete row-dominance pass (None: all rows).
+    # Only these can newly imply another row, so later passes test far fewer pairs.
+    shrunk: np.ndarray | None = None
     while changed and sub.shape[0] and sub.shape[1]:
         changed = False
         if dominated_cols:
             keep_c = undominated_columns(sub, costs, max_work=max_work)
             if keep_c is not None and not keep_c.all():
                 stats["cols_dominated"] = stats.get("cols_dominated", 0) + int((~keep_c).sum())
+                if shrunk is not None:
+                    lost = sub[:, np.flatnonzero(~keep_c)]
+                    shrunk = shrunk | (np.diff(sp.csr_array(lost).indptr) > 0)
                 sub = sp.csr_array(sub[:, np.flatnonzero(keep_c)])
                 cols, costs = cols[keep_c], costs[keep_c]
                 changed = True
         if dominated_rows:
-            keep_r = undominated_rows(sub, max_work=max_work)
+            keep_r = undominated_rows(sub, max_work=max_work, changed=shrunk)
+            if keep_r is not None:
+                shrunk = np.zeros(sub.shape[0], dtype=bool)
             if keep_r is not None and not keep_r.all():
                 stats["rows_dominated"] = stats.get("rows_dominated", 0) + int((~keep_r).sum())
                 sub = sp.csr_array(sub[np.flatnonzero(keep_r)])
                 w, rows = w[keep_r], rows[keep_r]
+                shrunk = shrunk[keep_r]
                 changed = True
         if changed:
-            # A dropped column can make two rows identical.
+            # A dropped column can make two rows identical (their common set was already
+            # present as the representative's, so the representative's flag suffices).
             sub, w, rep = merge_identical_rows(sub, w)
             rows = rows[rep]
+            if shrunk is not None:
+                shrunk = shrunk[rep]
     # Columns that cover nothing are useless (zero-cost ones would only add noise).
     useful = np.diff(sp.csc_array(sub).indptr) > 0
     if not useful.all():
@@ -274,8 +286,16 @@ PRODUCT_MAX_WORK = 5_000_000
 """Below this ``sum(degree**2)`` dominance uses a sparse product; above it, rarest-element pairs and bitsets."""
 
 
-def contained_pairs(M: sp.csr_array, *, max_pairs: int = 400_000_000) -> tuple[np.ndarray, np.ndarray] | None:
+CONTAIN_WORDS_PER_PASS = 2
+"""Bitset words (64 columns each) tested per pass in :func:`contained_pairs` before dropping failed pairs."""
+
+
+def contained_pairs(
+    M: sp.csr_array, *, max_pairs: int = 400_000_000, only: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """All pairs ``(a, b)``, ``a != b``, where the set of row ``a`` is contained in row ``b``'s.
+
+    ``only`` (a boolean mask over rows) restricts ``a`` to the marked rows.
 
     Rows of ``M`` are sets of column indices; empty rows are ignored. A row
     ``b`` containing row ``a`` must contain ``a``'s rarest element, so the
@@ -291,6 +311,8 @@ def contained_pairs(M: sp.csr_array, *, max_pairs: int = 400_000_000) -> tuple[n
     csc = sp.csc_array(M)
     freq = np.diff(csc.indptr)
     nonempty = np.flatnonzero(size > 0)
+    if only is not None:
+        nonempty = np.flatnonzero((size > 0) & np.asarray(only, dtype=bool))
     if nonempty.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # Rarest element of each row: the entry with the smallest column frequency.
@@ -326,11 +348,16 @@ def contained_pairs(M: sp.csr_array, *, max_pairs: int = 400_000_000) -> tuple[n
         b = csc.indices[pos]
         ok = (a != b) & (size[b] >= size[a])
         a, b = a[ok], b[ok]
-        if a.size == 0:
-            continue
-        inside = ~np.any(dense_bits[a] & ~dense_bits[b], axis=1)
-        out_a.append(a[inside])
-        out_b.append(b[inside])
+        # Test a few words at a time and keep only the pairs still contained: almost every
+        # candidate pair fails within the first words, so later words touch few pairs.
+        for w0 in range(0, n_words, CONTAIN_WORDS_PER_PASS):
+            if a.size == 0:
+                break
+            w1 = min(n_words, w0 + CONTAIN_WORDS_PER_PASS)
+            inside = ~np.any(dense_bits[a, w0:w1] & ~dense_bits[b, w0:w1], axis=1)
+            a, b = a[inside], b[inside]
+        out_a.append(a)
+        out_b.append(b)
     if not out_a:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(out_a).astype(np.int64), np.concatenate(out_b).astype(np.int64)
@@ -369,11 +396,14 @@ def undominated_columns(A: sp.csr_array, costs: np.ndarray, *, max_work: int) ->
     return keep
 
 
-def undominated_rows(A: sp.csr_array, *, max_work: int) -> np.ndarray | None:
+def undominated_rows(A: sp.csr_array, *, max_work: int, changed: np.ndarray | None = None) -> np.ndarray | None:
     """Mask of LSCP rows not implied by another row (``None`` if skipped for size).
 
     Row ``i`` is implied by row ``r`` when ``N_r`` is a subset of ``N_i``: covering
     ``r`` covers ``i``. Rows must already be unique (see :func:`merge_identical_rows`).
+    ``changed`` (boolean mask) limits the implying rows ``r`` to those marked: when
+    no row was implied before, only a row whose set has since shrunk can newly
+    imply another (a shrinking ``N_i`` only makes ``N_r`` subset of ``N_i`` harder).
     """
     csc = sp.csc_array(A)
     degree = np.diff(csc.indptr).astype(np.float64)
@@ -386,7 +416,7 @@ def undominated_rows(A: sp.csr_array, *, max_work: int) -> np.ndarray | None:
         dom = (i != r) & (val == size[r]) & (size[r] < size[i])
         dominated = i[dom]
     else:
-        pairs = contained_pairs(A, max_pairs=max_work)
+        pairs = contained_pairs(A, max_pairs=max_work, only=changed)
         if pairs is None:
             logger.debug("row dominance skipped: too many candidate pairs")
             return None
