@@ -34,7 +34,13 @@ from coverage.siting.builder import (
     nearest_open,
 )
 from coverage.siting.heuristics import p_median_cost, p_median_greedy, p_median_interchange
-from coverage.siting.pmedian_dual import PMedianPairs, p_median_smoothed_bound, p_median_subgradient
+from coverage.siting.pmedian_dual import (
+    SMOOTHED_MAX_LIVE,
+    PMedianPairs,
+    p_median_smoothed_bound,
+    p_median_subgradient,
+    smoothed_live_entries,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -315,6 +321,9 @@ LAGRANGE_STALL = 0.05
 SUBGRADIENT_WARM_STEPS = 300
 """Subgradient steps before the smoothed dual takes over (they find good prices and incumbents fast)."""
 
+SUBGRADIENT_WARM_SHARE = 0.4
+"""... or this share of the Lagrangian's time, whichever comes first."""
+
 
 def _lagrangian(
     *, cost: Any, w: np.ndarray, u: np.ndarray, active: np.ndarray, fixed_arr: np.ndarray, cand: np.ndarray,
@@ -447,13 +456,17 @@ def _lagrangian(
     lag_deadline = time.perf_counter() + share * max(0.0, deadline - time.perf_counter())
     lam, mu, steps = wr * d1, 2.0, 0
     lb_res = None
+    positive = (wr * d1)[(wr * d1) > 0]
+    smooth_scale = float(np.median(positive)) if positive.size else 1.0
+    # The warm-up may use part of that time; the smoothed dual gains more per second after it.
+    warm_deadline = time.perf_counter() + SUBGRADIENT_WARM_SHARE * max(0.0, lag_deadline - time.perf_counter())
     # Rounds of subgradient steps, each followed by a local search from the relaxation's sites
     # (a Lagrangian heuristic, Beasley 1993): the incumbent sharpens the step and the fixing.
     while True:
         round_start = lb_res.bound if lb_res is not None else -np.inf
         part = p_median_subgradient(
             pairs, p_new, upper=ub, lam0=lam, lam_cap=wr * cap,
-            max_iter=LAGRANGE_ROUND_STEPS, time_limit_s=max(0.0, lag_deadline - time.perf_counter()),
+            max_iter=LAGRANGE_ROUND_STEPS, time_limit_s=max(0.0, warm_deadline - time.perf_counter()),
             target_gap=max(mip_rel_gap, 1e-9), mu0=mu,
         )
         steps += part.iterations
@@ -468,16 +481,23 @@ def _lagrangian(
                 inc, ub = alt, alt_ub
         gap_now = (ub - lb_res.bound) / max(1.0, abs(ub + constant))
         gained = (lb_res.bound - round_start) / max(1.0, abs(ub + constant))
-        if (gap_now <= max(mip_rel_gap, 1e-9) or mu < 1e-5 or time.perf_counter() >= lag_deadline
-                or steps >= SUBGRADIENT_WARM_STEPS
-                or (steps > LAGRANGE_ROUND_STEPS and gained < LAGRANGE_STALL * gap_now)):
-            break  # closed, collapsed, out of time, or warm enough for the smoothed dual
+        live = smoothed_live_entries(pairs, lam, smooth_scale)
+        smooth_ok = live <= SMOOTHED_MAX_LIVE
+        if gap_now <= max(mip_rel_gap, 1e-9) or mu < 1e-5 or time.perf_counter() >= lag_deadline:
+            break  # closed, collapsed or out of time
+        if smooth_ok and (time.perf_counter() >= warm_deadline or steps >= SUBGRADIENT_WARM_STEPS
+                          or (steps > LAGRANGE_ROUND_STEPS and gained < LAGRANGE_STALL * gap_now)):
+            break  # warm enough (or stalled) for the smoothed dual
+        # Too many live entries for the smoothed dual: keep stepping until the time is up.
+        warm_deadline = lag_deadline
     info["lagrangian_steps"] = steps
-    logger.debug("p-median: %d subgradient steps done after %.2f s", steps, time.perf_counter() - started)
-    if (ub - lb_res.bound) / max(1.0, abs(ub + constant)) > max(mip_rel_gap, 1e-9) and time.perf_counter() < lag_deadline:
+    info["smoothed_live_entries"] = live
+    logger.debug("p-median: %d subgradient steps done after %.2f s (%d live entries for the smoothed dual)", steps,
+                 time.perf_counter() - started, live)
+    if (smooth_ok and (ub - lb_res.bound) / max(1.0, abs(ub + constant)) > max(mip_rel_gap, 1e-9)
+            and time.perf_counter() < lag_deadline):
         # Subgradient steps stall a few hundredths of a percent short of the dual optimum; the
         # smoothed dual (L-BFGS) gets to within ~1e-8, where the bound proves the incumbent.
-        positive = (wr * d1)[(wr * d1) > 0]
         best_known = {"sites": inc, "value": ub}
 
         def improve(seed: np.ndarray) -> float:
@@ -488,7 +508,7 @@ def _lagrangian(
 
         smooth = p_median_smoothed_bound(
             pairs, p_new, lam0=lb_res.lam, lam_cap=wr * cap, upper=ub,
-            scale=float(np.median(positive)) if positive.size else 1.0,
+            scale=smooth_scale,
             time_limit_s=max(0.0, lag_deadline - time.perf_counter()),
             target_gap=max(mip_rel_gap, 1e-9) * max(1.0, abs(ub + constant)) / max(1.0, abs(ub)),
             improve=improve,
@@ -567,6 +587,9 @@ ENUM_MAX_SUBSETS = 20_000
 ENUM_MAX_CELLS = 4_000_000
 """... and the rows x free sites matrix has at most this many cells."""
 
+ENUM_MAX_WORK = 300_000_000
+"""... and sets x rows a free site can improve x sites per set is at most this (about a second of numpy)."""
+
 
 def _enumerate_subsets(
     *, row: np.ndarray, col: np.ndarray, d: np.ndarray, wr: np.ndarray, esc: np.ndarray, n_r: int,
@@ -598,6 +621,12 @@ def _enumerate_subsets(
     if forced_cols.size:
         is_f = np.isin(col, forced_cols)
         np.minimum.at(base, row[is_f], d[is_f])
+    # Points no free site serves better than their forced or fixed site add a constant: leave them out.
+    relevant = dense.min(axis=1) < base if free.size else np.zeros(n_r, dtype=bool)
+    constant = float(wr[~relevant] @ base[~relevant])
+    dense, base, wr = dense[relevant], base[relevant], wr[relevant]
+    if math.comb(free.size, need) * max(int(relevant.sum()), 1) * max(need, 1) > ENUM_MAX_WORK:
+        return None
     import itertools
 
     if need == 0:  # fixing forced all p sites open: one set to evaluate
@@ -605,11 +634,11 @@ def _enumerate_subsets(
     else:
         combos = np.asarray(list(itertools.combinations(range(free.size), need)), dtype=np.int64).reshape(-1, need)
     best_value, best_set = np.inf, combos[0] if combos.size else np.zeros(0, np.int64)
-    chunk = max(1, ENUM_MAX_CELLS // max(1, n_r * max(need, 1)))
+    chunk = max(1, ENUM_MAX_CELLS // max(1, base.size * max(need, 1)))
     for lo in range(0, combos.shape[0], chunk):
         part = combos[lo : lo + chunk]
         near = np.minimum(base[:, None], dense[:, part].min(axis=2)) if need else base[:, None]
-        values = wr @ near
+        values = wr @ near + constant
         k = int(np.argmin(values))
         if values[k] < best_value:
             best_value, best_set = float(values[k]), part[k]

@@ -158,6 +158,18 @@ def p_median_subgradient(
     return best
 
 
+SMOOTHED_MAX_LIVE = 1_000_000
+"""Above this many live entries at the first temperature, an L-BFGS evaluation costs more than the
+subgradient steps it saves (measured on a loaded 2-core machine: 0.16 s per evaluation at 0.7 M live
+entries, 0.54 s at 2.7 M); the caller keeps stepping instead."""
+
+
+def smoothed_live_entries(pairs: PMedianPairs, lam: np.ndarray, scale: float) -> int:
+    """How many entries one smoothed evaluation at the first temperature would touch, at prices ``lam``."""
+    margin = -NEGLIGIBLE_EXPONENT * SMOOTHING_STEPS[0] * (scale if scale > 0 else 1.0)
+    return int(pairs.below((lam + margin) / pairs.w).size)
+
+
 def p_median_smoothed_bound(
     pairs: PMedianPairs,
     p: int,
