@@ -483,12 +483,12 @@ def _lagrangian(
         gained = (lb_res.bound - round_start) / max(1.0, abs(ub + constant))
         live = smoothed_live_entries(pairs, lam, smooth_scale)
         smooth_ok = live <= SMOOTHED_MAX_LIVE
-        if gap_now <= max(mip_rel_gap, 1e-9) or mu < 1e-5 or time.perf_counter() >= lag_deadline:
-            break  # closed, collapsed or out of time
-        if smooth_ok and (time.perf_counter() >= warm_deadline or steps >= SUBGRADIENT_WARM_STEPS
-                          or (steps > LAGRANGE_ROUND_STEPS and gained < LAGRANGE_STALL * gap_now)):
-            break  # warm enough (or stalled) for the smoothed dual
-        # Too many live entries for the smoothed dual: keep stepping until the time is up.
+        if (gap_now <= max(mip_rel_gap, 1e-9) or mu < 1e-5 or time.perf_counter() >= lag_deadline
+                or (steps > LAGRANGE_ROUND_STEPS and gained < LAGRANGE_STALL * gap_now)):
+            break  # closed, collapsed, out of time, or stalled: leave the rest to fixing and the finish
+        if smooth_ok and (time.perf_counter() >= warm_deadline or steps >= SUBGRADIENT_WARM_STEPS):
+            break  # warm enough for the smoothed dual
+        # Too many live entries for the smoothed dual: keep stepping while the bound moves.
         warm_deadline = lag_deadline
     info["lagrangian_steps"] = steps
     info["smoothed_live_entries"] = live

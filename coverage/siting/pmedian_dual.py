@@ -48,6 +48,9 @@ SMOOTHING_STEPS = (1e-2, 1e-3, 1e-4, 1e-5)
 """Softplus temperatures, relative to the median weighted cost of a row's nearest site in the incumbent."""
 
 LBFGS_ITERATIONS = 150
+
+SMOOTHED_MIN_PROGRESS = 0.3
+"""Stop after a temperature that closed less than this share of the gap to the incumbent."""
 """L-BFGS iterations per temperature."""
 
 NEGLIGIBLE_EXPONENT = -20.0
@@ -249,10 +252,16 @@ def p_median_smoothed_bound(
         z = res.x
         here = exact(z[:-1])
         logger.debug("p-median smoothed dual: tau %g, %d evaluations, bound %.10g", tau, res.nfev, here.bound)
+        gap_before = upper - best.bound
+        closed = (here.bound - best.bound) / gap_before if gap_before > 0 else 1.0
         if here.bound > best.bound:
             best = here
         if improve is not None and here.chosen.size == p:
             upper = min(upper, improve(here.chosen))
+        if closed < SMOOTHED_MIN_PROGRESS:
+            # The gap is mostly the LP's own (the dual optimum lies below the incumbent): smoothing
+            # further only refines the last digits; fixing and the exact finish do the rest.
+            break
     best.iterations = evaluations
     best.last_chosen = best.chosen
     logger.debug("p-median smoothed dual: bound %.10g after %d evaluations in %.2f s (upper %.10g)",
