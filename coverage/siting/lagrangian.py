@@ -26,9 +26,9 @@ nonnegative row prices ``u`` (for example the LP duals):
 is a lower bound, and :math:`L(u) + \\max(0, r_j)` bounds every cover using
 column ``j``.
 
-For p-median :func:`p_median_bound` relaxes the assignment rows instead
-(Cornuejols, Fisher & Nemhauser 1977); :mod:`coverage.siting.pmedian` uses its
-prices for the same fixing test on sites and demand-site pairs.
+For p-median the assignment rows are relaxed instead (Cornuejols, Fisher &
+Nemhauser 1977), in :mod:`coverage.siting.pmedian_dual`; :mod:`coverage.siting.pmedian`
+uses its prices for the same fixing test on sites and demand-site pairs.
 
 Sources: Galvao, R. D., ReVelle, C. (1996). A Lagrangean heuristic for the
 maximal covering location problem. *European Journal of Operational Research*
@@ -251,120 +251,3 @@ def cover_multipliers(
         u = np.maximum(u + mu * max(upper - value, 1e-9) / norm2 * grad, 0.0)
     logger.debug("set-cover Lagrangian: bound %.6g (upper %.6g) in %.2f s", best, upper, time.perf_counter() - started)
     return best, best_u
-
-
-# --------------------------------------------------------------------------- p-median
-
-
-@dataclass
-class PMedianBound:
-    """The best p-median Lagrangian bound found and the multipliers that give it.
-
-    ``rho`` are the column scores :math:`\\rho_j(\\lambda)` at ``lam`` and ``chosen``
-    the ``p`` columns of the relaxation's solution (the ``p`` smallest scores).
-    """
-
-    bound: float
-    lam: np.ndarray
-    rho: np.ndarray
-    chosen: np.ndarray
-    iterations: int
-    mu: float = 2.0
-    last_chosen: np.ndarray | None = None
-
-
-def p_median_value(
-    row: np.ndarray, col: np.ndarray, cost: np.ndarray, w: np.ndarray, esc: np.ndarray, n_cols: int, p: int,
-    lam: np.ndarray,
-) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    r"""``L(lam)``, the column scores, the chosen columns and the entries with negative reduced cost.
-
-    Relaxing the assignment rows :math:`\sum_j z_{ij} + s_i = 1` with prices
-    :math:`\lambda_i` leaves :math:`L(\lambda) = \sum_i [\lambda_i + \min(0, w_i e_i - \lambda_i)]
-    + \min_{|S| = p} \sum_{j \in S} \rho_j` with
-    :math:`\rho_j = \sum_i \min(0, w_i d_{ij} - \lambda_i)` (:math:`e_i`: the
-    cost of the row's nearest fixed site). Entries not passed in must have
-    :math:`w_i d_{ij} \ge \lambda_i` (they add nothing).
-    """
-    red = w[row] * cost - lam[row]
-    neg = red < 0.0
-    rho = np.bincount(col[neg], weights=red[neg], minlength=n_cols)
-    k = min(p, n_cols)
-    chosen = np.argpartition(rho, k - 1)[:k] if 0 < k < n_cols else np.arange(k)
-    with np.errstate(invalid="ignore"):
-        esc_term = np.where(np.isfinite(esc), np.minimum(0.0, w * esc - lam), 0.0)
-    value = float(lam.sum() + esc_term.sum() + rho[chosen].sum())
-    return value, rho, chosen, neg
-
-
-def p_median_bound(
-    row: np.ndarray,
-    col: np.ndarray,
-    cost: np.ndarray,
-    w: np.ndarray,
-    esc: np.ndarray,
-    n_cols: int,
-    p: int,
-    *,
-    upper: float,
-    lam0: np.ndarray,
-    lam_cap: np.ndarray,
-    max_iter: int = 3000,
-    time_limit_s: float = 5.0,
-    target_gap: float = 0.0,
-    mu0: float = 2.0,
-) -> PMedianBound:
-    """Maximise the p-median Lagrangian bound by subgradient steps (Cornuejols, Fisher & Nemhauser 1977).
-
-    ``upper`` is the objective of a known solution (the Polyak step target),
-    ``lam0`` the start (e.g. each row's weighted cost in that solution) and
-    ``lam_cap`` an upper limit per row: every price vector gives a valid bound,
-    and capping the prices at ``w_i`` times a cost ``c_i`` lets the caller pass
-    only the entries cheaper than ``c_i``. Stops after ``max_iter`` steps,
-    ``time_limit_s``, a collapsed step size, or when the bound is within
-    ``target_gap`` (relative) of ``upper``. ``mu0`` is the starting step factor
-    (pass the returned ``mu`` to continue a run); ``last_chosen`` are the sites
-    of the last relaxation solved (for a Lagrangian heuristic).
-
-    Source: Cornuejols, G., Fisher, M. L., Nemhauser, G. L. (1977). Location of
-    bank accounts to optimize float. *Management Science* 23(8), 789-810;
-    Beasley, J. E. (1993). Lagrangean heuristics for location problems. *EJOR*
-    65(3), 383-399.
-    """
-    lam = np.clip(np.asarray(lam0, dtype=np.float64), 0.0, lam_cap)
-    n_rows = w.size
-    best = PMedianBound(-np.inf, lam.copy(), np.zeros(n_cols), np.zeros(0, np.int64), 0)
-    mu, stall = mu0, 0
-    started = time.perf_counter()
-    chosen = np.zeros(0, np.int64)
-    finite_esc = np.isfinite(esc)
-    it = 0
-    for it in range(1, max_iter + 1):
-        value, rho, chosen, neg = p_median_value(row, col, cost, w, esc, n_cols, p, lam)
-        if value > best.bound + 1e-12 * max(1.0, abs(value)):
-            best = PMedianBound(value, lam.copy(), rho, chosen, it)
-            stall = 0
-        else:
-            stall += 1
-            if stall >= 30:
-                mu, stall = mu / 2.0, 0
-        if (upper - best.bound <= target_gap * max(1.0, abs(upper)) or mu < 1e-5
-                or time.perf_counter() - started > time_limit_s):
-            break
-        # Subgradient: 1 - (times row i is served in the relaxation).
-        in_s = np.zeros(n_cols, dtype=bool)
-        in_s[chosen] = True
-        served = neg & in_s[col]
-        grad = 1.0 - np.bincount(row[served], minlength=n_rows)
-        grad -= finite_esc & (w * esc < lam)
-        movable = ~(((lam <= 0.0) & (grad < 0)) | ((lam >= lam_cap) & (grad > 0)))
-        norm2 = float((grad[movable] ** 2).sum())
-        if norm2 == 0.0:
-            break  # a feasible assignment: the relaxation is exact
-        step = mu * max(upper - value, 1e-9 * max(1.0, abs(upper))) / norm2
-        lam = np.clip(lam + step * grad, 0.0, lam_cap)
-    best.iterations = it
-    best.mu = mu
-    best.last_chosen = chosen
-    logger.debug("p-median Lagrangian: bound %.9g after %d steps (upper %.9g)", best.bound, it, upper)
-    return best

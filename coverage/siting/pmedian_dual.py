@@ -37,12 +37,30 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from coverage.siting.lagrangian import PMedianBound
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PMedianBound:
+    """The best p-median Lagrangian bound found and the multipliers that give it.
+
+    ``rho`` are the column scores :math:`\\rho_j(\\lambda)` at ``lam`` and ``chosen``
+    the ``p`` columns of the relaxation's solution (the ``p`` smallest scores).
+    """
+
+    bound: float
+    lam: np.ndarray
+    rho: np.ndarray
+    chosen: np.ndarray
+    iterations: int
+    mu: float = 2.0
+    last_chosen: np.ndarray | None = None
+
 
 SMOOTHING_STEPS = (1e-2, 1e-3, 1e-4, 1e-5)
 """Softplus temperatures, relative to the median weighted cost of a row's nearest site in the incumbent."""
