@@ -1,6 +1,6 @@
 r"""The p-median Lagrangian dual to high accuracy, by smoothing and L-BFGS.
 
-Subgradient steps (:func:`coverage.siting.lagrangian.p_median_bound`) reach the
+Subgradient steps (:func:`p_median_subgradient`) reach the
 last hundredth of a percent of the p-median bound only after thousands of
 steps, and HiGHS needs seconds for the LP of even a reduced model. Yet on the
 instances planners solve the LP bound usually *equals* the optimum, so a dual
@@ -137,10 +137,16 @@ def p_median_subgradient(
 ) -> PMedianBound:
     """Subgradient steps on the p-median Lagrangian (Cornuejols, Fisher & Nemhauser 1977), on live entries only.
 
-    The same method and arguments as :func:`coverage.siting.lagrangian.p_median_bound`
-    (Polyak steps towards ``upper``, the step factor halved after 30 steps
-    without progress, prices kept in ``[0, lam_cap]``), with each step costing
-    the live entries of :class:`PMedianPairs` instead of every pair.
+    Polyak steps towards ``upper`` (the objective of a known solution), the
+    step factor ``mu`` (start ``mu0``; pass the returned ``mu`` to continue a
+    run) halved after 30 steps without progress, prices kept in
+    ``[0, lam_cap]``: capping the prices at ``w_i`` times a cost ``c_i`` lets
+    the caller pass only the entries cheaper than ``c_i``, and every price
+    vector gives a valid bound. Stops after ``max_iter`` steps,
+    ``time_limit_s``, a collapsed step, or within ``target_gap`` (relative) of
+    ``upper``. Each step costs the live entries of :class:`PMedianPairs`, not
+    every pair; ``last_chosen`` are the sites of the last relaxation solved
+    (for a Lagrangian heuristic, Beasley 1993).
     """
     w, esc, n_rows, n_cols = pairs.w, pairs.esc, pairs.n_rows, pairs.n_cols
     lam = np.clip(np.asarray(lam0, dtype=np.float64), 0.0, lam_cap)
