@@ -4,9 +4,10 @@
 
 * Does the district pass the standard before and after the proposal?
   Both are :func:`coverage.metrics.evaluate_coverage` runs on costs computed
-  here once: every station (existing and proposed) is snapped to the network
-  and one station x demand matrix per metric is built with one engine, so the
-  nearest-station cost for any subset of stations is a column-wise minimum.
+  here once: every station (existing and proposed) is snapped to the network;
+  per metric one multi-source search gives the existing stations' nearest
+  cost and each proposed station gets its own row, so the nearest cost with
+  any set of proposed stations is a column-wise minimum.
 * What does each proposed station add? Its *marginal gain* when added alone
   to the existing stations (people newly covered, people newly reached,
   person-minutes saved) and its *unique gain* (what is lost when it is
@@ -93,40 +94,71 @@ def access_targets(
 
 @dataclass
 class StationCosts:
-    """Drive costs from every station to every demand point.
+    """Drive costs from the stations to every demand point, existing stations folded into one nearest cost.
 
-    ``time_s`` and ``dist_m`` are float64 ``(n_stations, n_demand)``: seconds
-    of drive time and metres along the network, ``np.inf`` where unreached
-    (or for off-network points); ``dist_m`` is None when no distance target
-    needs it. ``station_on_network`` marks stations that snapped.
+    Stations are in one order: the first ``n_existing`` are existing, the
+    rest proposed. For the existing ones only the nearest matters (one
+    multi-source Dijkstra per metric: the cost does not grow with the number
+    of stations); proposed stations keep a row each, ``proposed_time_s`` and
+    ``proposed_dist_m`` float64 ``(n_proposed, n_demand)``, because their
+    gains are evaluated one by one. Seconds of drive time and metres along the
+    network, ``np.inf`` where unreached (or for off-network points);
+    distances are None when no distance target needs them.
+    ``station_on_network`` marks stations that snapped.
     """
 
-    time_s: FloatArray
-    dist_m: FloatArray | None
+    n_existing: int
+    existing_time_s: FloatArray
+    existing_time_station: npt.NDArray[np.int64]
+    existing_dist_m: FloatArray | None
+    existing_dist_station: npt.NDArray[np.int64] | None
+    proposed_time_s: FloatArray
+    proposed_dist_m: FloatArray | None
     station_on_network: npt.NDArray[np.bool_]
     n_off_network_demand: int
 
     def nearest(self, rows: npt.NDArray[np.int64]) -> Costs:
-        """Nearest-station costs over the stations ``rows`` (indices of the returned facility order)."""
-        n = self.time_s.shape[1]
-        if rows.size == 0:
-            empty_i = np.full(n, -1, dtype=np.int64)
-            return Costs(drive_s=np.full(n, np.inf), dist_m=np.full(n, np.inf if self.dist_m is not None else np.nan),
-                         facility_time=empty_i, facility_dist=empty_i.copy(), distance_kind="road network",
-                         off_network=self.n_off_network_demand)
-        t, ft = _min_rows(self.time_s[rows])
-        if self.dist_m is not None:
-            d, fd = _min_rows(self.dist_m[rows])
-        else:
+        """Nearest-station costs over the stations ``rows`` (indices of the station order).
+
+        ``rows`` must hold all existing stations or none of them (the existing
+        ones are only known through their nearest cost).
+        """
+        n = self.existing_time_s.size
+        rows = np.asarray(rows, dtype=np.int64)
+        with_existing = np.isin(np.arange(self.n_existing), rows)
+        if with_existing.any() and not with_existing.all():
+            msg = "StationCosts.nearest: pass all existing stations or none (their costs are folded into one)"
+            raise ValueError(msg)
+        prop_rows = rows[rows >= self.n_existing] - self.n_existing
+        unset_i = np.full(n, -1, dtype=np.int64)
+        t, ft = np.full(n, np.inf), unset_i.copy()
+        d = np.full(n, np.inf if self.existing_dist_m is not None else np.nan)
+        fd = unset_i.copy()
+        if with_existing.any():
+            t, ft = self.existing_time_s.copy(), self.existing_time_station.copy()
+            if self.existing_dist_m is not None and self.existing_dist_station is not None:
+                d, fd = self.existing_dist_m.copy(), self.existing_dist_station.copy()
+        if prop_rows.size:
+            _take_better(t, ft, self.proposed_time_s[prop_rows], prop_rows + self.n_existing)
+            if self.proposed_dist_m is not None:
+                _take_better(d, fd, self.proposed_dist_m[prop_rows], prop_rows + self.n_existing)
+        if self.existing_dist_m is None:
             d, fd = np.full(n, np.nan), ft.copy()
+        ft[~np.isfinite(t)] = -1
+        if self.existing_dist_m is not None:
+            fd[~np.isfinite(d)] = -1
         return Costs(drive_s=t, dist_m=d, facility_time=ft, facility_dist=fd, distance_kind="road network",
                      off_network=self.n_off_network_demand)
 
 
-def _min_rows(block: FloatArray) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-    arg = np.argmin(block, axis=0).astype(np.int64)
-    best = block[arg, np.arange(block.shape[1])]
-    return best, np.where(np.isfinite(best), arg, -1).astype(np.int64)
+def _take_better(best: FloatArray, who: npt.NDArray[np.int64], block: FloatArray,
+                 block_ids: npt.NDArray[np.int64]) -> None:
+    """Lower ``best`` (in place) to the column minimum of ``block``; ties keep the earlier station."""
+    arg = np.argmin(block, axis=0)
+    value = block[arg, np.arange(block.shape[1])]
+    better = value < best
+    best[better] = value[better]
+    who[better] = block_ids[arg[better]]
 
 
 def station_costs(
@@ -135,36 +167,60 @@ def station_costs(
     network: RoadNetwork,
     *,
     need_distance: bool,
+    n_existing: int = 0,
     max_snap_m: float = 500.0,
     demand_max_snap_m: float = DEFAULT_DEMAND_MAX_SNAP_M,
     progress: Callable[[int, int], None] | None = None,
 ) -> StationCosts:
-    """Station x demand drive times (and distances): one snap and one matrix per metric.
+    """Drive times (and distances) from the stations: one snap, per metric one nearest search + proposed rows.
 
-    ``stations`` need ``facility_id``; ``demand`` needs ``point_id``. Costs
-    have no cutoff (means and percentiles need every cost).
+    ``stations`` need ``facility_id``, the first ``n_existing`` being the
+    existing ones; ``demand`` needs ``point_id``. Costs have no cutoff (means
+    and percentiles need every cost). The existing stations' nearest cost is
+    one multi-source Dijkstra (it equals the minimum of their rows), so a
+    prefecture's 60 stations cost one search, not 60 dense rows.
     """
     from coverage.traveltime import TravelEngine
 
     metrics = ["time", "distance"] if need_distance else ["time"]
-    out: dict[str, FloatArray] = {}
+    nearest_cost: dict[str, FloatArray] = {}
+    nearest_station: dict[str, npt.NDArray[np.int64]] = {}
+    proposed: dict[str, FloatArray] = {}
     snapped_st = snapped_pts = None
+    n_demand = len(demand)
     for k, metric in enumerate(metrics):
         engine = TravelEngine(network, metric=metric, max_snap_m=max_snap_m)
         if snapped_st is None:
             snapped_st = engine.snap(stations, id_column="facility_id")
             snapped_pts = engine.snap(demand, id_column="point_id", max_snap_m=demand_max_snap_m)
         assert snapped_pts is not None
-        step = None if progress is None else (lambda done, total, k=k: progress(k * total + done, len(metrics) * total))
-        matrix = engine.matrix(snapped_st, snapped_pts, progress=step)
-        out[metric] = TravelEngine.dense(matrix)
+        existing_pos = np.arange(n_existing, dtype=np.int64)
+        if n_existing:
+            reached = engine.nearest(snapped_st.subset(existing_pos))
+            cost, which = engine.cost_at(reached, snapped_pts)
+            nearest_cost[metric], nearest_station[metric] = cost, np.where(which >= 0, which, -1).astype(np.int64)
+        else:
+            nearest_cost[metric] = np.full(n_demand, np.inf)
+            nearest_station[metric] = np.full(n_demand, -1, dtype=np.int64)
+        rest = snapped_st.subset(np.arange(n_existing, len(stations), dtype=np.int64))
+        if rest.n_points:
+            step = None if progress is None else (
+                lambda done, total, k=k: progress(k * total + done, len(metrics) * total))
+            proposed[metric] = TravelEngine.dense(engine.matrix(rest, snapped_pts, progress=step))
+        else:
+            proposed[metric] = np.full((0, n_demand), np.inf)
     assert snapped_st is not None and snapped_pts is not None
     n_off = len(snapped_pts.off_network_ids)
     if n_off:
         logger.warning("%d demand points are farther than %.0f m from the network: unreached by every station",
                        n_off, demand_max_snap_m)
-    return StationCosts(time_s=out["time"], dist_m=out.get("distance"),
-                        station_on_network=np.asarray(snapped_st.on_network, dtype=bool), n_off_network_demand=n_off)
+    return StationCosts(
+        n_existing=n_existing,
+        existing_time_s=nearest_cost["time"], existing_time_station=nearest_station["time"],
+        existing_dist_m=nearest_cost.get("distance"), existing_dist_station=nearest_station.get("distance"),
+        proposed_time_s=proposed["time"], proposed_dist_m=proposed.get("distance"),
+        station_on_network=np.asarray(snapped_st.on_network, dtype=bool), n_off_network_demand=n_off,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -387,9 +443,9 @@ def check_stations(
     stations = pd.concat([used, prop], ignore_index=True)
     stations = gpd.GeoDataFrame(stations, geometry="geometry", crs="EPSG:4326")
     need_distance = any(t.metric == "distance" for t in access)
-    sc = station_costs(stations, demand, network, need_distance=need_distance, max_snap_m=max_snap_m,
-                       demand_max_snap_m=demand_max_snap_m, progress=progress)
     n_old = len(used)
+    sc = station_costs(stations, demand, network, need_distance=need_distance, n_existing=n_old,
+                       max_snap_m=max_snap_m, demand_max_snap_m=demand_max_snap_m, progress=progress)
     off_prop = ~sc.station_on_network[n_old:]
     if off_prop.any():
         names = [f"{prop['name'].iloc[i]} ({prop['facility_id'].iloc[i]})" for i in np.flatnonzero(off_prop)]
@@ -430,8 +486,8 @@ def check_stations(
     t0 = base.drive_s + overhead_s
     d0 = base.dist_m if need_distance else nan
     cov0 = covered_mask(area, t0, d0, access)
-    T = sc.time_s[n_old:] + overhead_s
-    D = sc.dist_m[n_old:] if sc.dist_m is not None else None
+    T = sc.proposed_time_s + overhead_s
+    D = sc.proposed_dist_m
     full = sc.nearest(all_rows)
     t_full = full.drive_s + overhead_s
     d_full = full.dist_m if need_distance else nan

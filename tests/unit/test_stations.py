@@ -162,3 +162,48 @@ def test_cli_exit_2_without_targets(files: dict[str, Path], capsys: pytest.Captu
     code = run_app(args[:i] + args[i + 2:])
     assert code == 2
     assert "give --standard" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_existing_stations_folded_into_one_search_equal_the_full_matrix(seed: int) -> None:
+    """The existing stations' multi-source nearest cost (and station) equals the minimum of their own rows."""
+    from coverage.stations import station_costs
+    from coverage.traveltime import TravelEngine
+
+    rng = np.random.default_rng(seed)
+    side = 8
+    xy = [(X0 + 700.0 * (k % side), Y0 + 700.0 * (k // side)) for k in range(side * side)]
+    links = []
+    for k in range(side * side):
+        for nb in (k + 1, k + side):
+            if (nb == k + 1 and k % side == side - 1) or nb >= side * side:
+                continue
+            links.append((k, nb, float(rng.choice([20.0, 40.0, 60.0])), bool(rng.random() < 0.8)))
+    net = make_network(xy, links)
+
+    def points(n: int, prefix: str) -> gpd.GeoDataFrame:
+        x = X0 + rng.random(n) * 700.0 * (side - 1)
+        y = Y0 + rng.random(n) * 700.0 * (side - 1)
+        lon, lat = TO_WGS.transform(x, y)
+        return gpd.GeoDataFrame({"facility_id": [f"{prefix}{i}" for i in range(n)], "point_id": np.arange(n)},
+                                geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+
+    stations = pd.concat([points(7, "E"), points(4, "P")], ignore_index=True)
+    stations = gpd.GeoDataFrame(stations, geometry="geometry", crs="EPSG:4326")
+    demand = points(300, "D")
+    sc = station_costs(stations, demand, net, need_distance=True, n_existing=7)
+    for metric, attr in (("time", "drive_s"), ("distance", "dist_m")):
+        engine = TravelEngine(net, metric=metric)
+        full = TravelEngine.dense(engine.matrix(engine.snap(stations, id_column="facility_id"),
+                                                engine.snap(demand, id_column="point_id")))
+        for rows in (np.arange(7), np.arange(11), np.arange(7, 11), np.array([0, 1, 2, 3, 4, 5, 6, 9])):
+            got = sc.nearest(rows)
+            np.testing.assert_allclose(getattr(got, attr), full[rows].min(axis=0), rtol=1e-12)
+            who = got.facility_time if metric == "time" else got.facility_dist
+            cost = getattr(got, attr)
+            assert np.array_equal(who < 0, ~np.isfinite(cost))
+            hit = np.flatnonzero(who >= 0)
+            assert np.isin(who[hit], rows).all()
+            np.testing.assert_allclose(full[who[hit], hit], cost[hit], rtol=1e-12)
+    with pytest.raises(ValueError, match="all existing stations or none"):
+        sc.nearest(np.array([0, 8]))
