@@ -401,6 +401,21 @@ def _run_highs(
         raise SolverError(msg)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     objective = float(info.objective_function_value)
+    if start is not None and has_int:
+        # HiGHS 1.16 defect: when presolve settles the model it can report the optimal objective but
+        # hand back the user's start as the solution (an LSCP of 519 x 80: "optimal 25", 27 sites
+        # returned). A solution worth less than the reported objective is solved again without it.
+        value = float(np.asarray(col_cost, dtype=np.float64) @ x) + float(offset)
+        worse = value < objective if maximize else value > objective
+        if worse and abs(value - objective) > 1e-6 * max(1.0, abs(objective)):
+            logger.debug("%s: HiGHS returned a solution worth %.9g with objective %.9g; solving again without the "
+                         "start", what, value, objective)
+            return _run_highs(
+                col_cost=col_cost, col_lower=col_lower, col_upper=col_upper, integer=integer, rows=rows,
+                row_lower=row_lower, row_upper=row_upper, maximize=maximize, offset=offset,
+                time_limit_s=max(0.1, deadline - time.perf_counter()), mip_rel_gap=mip_rel_gap, progress=progress,
+                start=None, what=what, options=options,
+            )
     if has_int:
         bound = float(info.mip_dual_bound)
         gap = float(info.mip_gap) if label != "optimal" else max(0.0, float(info.mip_gap))

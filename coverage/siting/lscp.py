@@ -118,7 +118,7 @@ def solve_lscp(
         if start_cols is not None and (max_new is None or start_cols.size <= max_new):
             start = np.zeros(n_c)
             start[start_cols] = 1.0
-        out = _run_highs_started(
+        out = _run_highs(
             col_cost=c, col_lower=np.zeros(n_c), col_upper=np.ones(n_c), integer=np.ones(n_c, bool),
             rows=rows, row_lower=row_lo, row_upper=row_hi, maximize=False, time_limit_s=time_limit_s,
             mip_rel_gap=mip_rel_gap, progress=progress, start=start, what="LSCP",
@@ -136,24 +136,6 @@ def solve_lscp(
         status=status, bound=bound, gap=_rel_gap(objective, bound) if status != "optimal" else 0.0,
         started=started, method=method, uncoverable=red.uncoverable, reduction=red.stats, extra=extra,
     )
-
-
-def _run_highs_started(*, start: np.ndarray | None, time_limit_s: float, **kw: Any) -> Any:
-    """:func:`_run_highs` with a start solution, guarded against a HiGHS 1.16 defect.
-
-    When HiGHS's presolve settles the model, it can report the optimal objective
-    (25 on a 519 x 80 cover instance) but hand back the user's start (27 sites) as
-    the solution. A returned solution that costs more than the reported objective
-    is therefore solved again without the start.
-    """
-    started = time.perf_counter()
-    out = _run_highs(start=start, time_limit_s=time_limit_s, **kw)
-    cost = float(np.asarray(kw["col_cost"]) @ (out.x > 0.5))
-    if start is None or cost <= out.objective + 1e-6 * max(1.0, abs(out.objective)):
-        return out
-    logger.debug("HiGHS returned the start (%.6g) with objective %.6g: solving again without it", cost, out.objective)
-    remaining = max(0.1, time_limit_s - (time.perf_counter() - started))
-    return _run_highs(start=None, time_limit_s=remaining, **kw)
 
 
 CORE_COLUMNS_PER_ROW = 6
@@ -418,7 +400,7 @@ def _lscp_row_generation(
             start = np.zeros(mk)
             start[np.searchsorted(colmap, best)] = 1.0
         try:
-            out = _run_highs_started(
+            out = _run_highs(
                 col_cost=ck, col_lower=np.zeros(mk), col_upper=np.ones(mk), integer=np.ones(mk, bool), rows=Ak,
                 row_lower=np.ones(n_r), row_upper=np.full(n_r, np.inf), maximize=False, time_limit_s=remaining,
                 mip_rel_gap=mip_rel_gap, progress=progress, start=start, what="LSCP (all rows)",
